@@ -1,0 +1,315 @@
+"""The stream decoder: bytes from a HAN port in, telegrams out.
+
+Serial adapters and network bridges hand over bytes in arbitrary chunks, with
+line noise, duplicated or missing flags and, for some readers, a CR inserted
+before every LF. The decoder finds frames by their own length fields and
+checksums (HDLC, M-Bus) or text markers (P1), never by timing, so any chunking
+gives the same telegrams. A damaged frame costs only itself: scanning resumes at
+the next byte after its start, where the next frame may already wait.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import hdlc, mbus
+from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, decode_apdu, strip_llc
+from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
+from .model import FrameFormat, Telegram
+from .p1 import parse_p1
+from .profiles import build_telegram, vendor_from_text
+
+MAX_P1_LENGTH = 8192
+MAX_APDU_LENGTH = 64 * 1024
+
+_CANDIDATE = re.compile(rb"[\x7e\x68/]")
+_P1_HEAD = re.compile(rb"/[A-Za-z]{3}\d")
+_P1_BAD = re.compile(rb"[^\x20-\x7e\r\n\t]")
+_P1_END = re.compile(rb"![0-9A-Fa-f]{0,4}\r?\n")
+
+
+@dataclass(slots=True)
+class DecoderStats:
+    """Counters for diagnostics: what arrived and what had to be thrown away."""
+
+    frames: int = 0
+    telegrams: int = 0
+    checksum_errors: int = 0
+    frame_errors: int = 0
+    apdu_errors: int = 0
+    decryption_errors: int = 0
+    repaired_frames: int = 0
+    discarded_bytes: int = 0
+
+
+class StreamDecoder:
+    """Incremental decoder for one HAN connection.
+
+    ``feed`` may be called with any chunk size; it returns the telegrams that
+    became complete. Memory is bounded by the largest frame a format allows.
+    """
+
+    def __init__(self, keys: Keys | None = None, *, vendor: str | None = None) -> None:
+        """Set up an empty decoder; ``keys`` open encrypted meters."""
+        self.keys = keys
+        self.vendor = vendor
+        self.stats = DecoderStats()
+        self.last_error: HanError | None = None
+        self._buffer = bytearray()
+        self._hdlc_segments: list[bytes] = []
+        self._mbus_segments: list[bytes] = []
+        self._blocks = BlockAssembler()
+
+    def reset(self) -> None:
+        """Drop partial data, e.g. after the connection was reopened."""
+        self._buffer.clear()
+        self._hdlc_segments.clear()
+        self._mbus_segments.clear()
+        self._blocks.reset()
+
+    def feed(self, data: bytes) -> list[Telegram]:
+        """Add received bytes; return the telegrams completed by them."""
+        buffer = self._buffer
+        buffer += data
+        telegrams: list[Telegram] = []
+        pos = 0
+        length = len(buffer)
+        while pos < length:
+            match = _CANDIDATE.search(buffer, pos)
+            if match is None:
+                self.stats.discarded_bytes += length - pos
+                pos = length
+                break
+            start = match.start()
+            self.stats.discarded_bytes += start - pos
+            first = buffer[start]
+            if first == 0x7E:
+                step = self._try_hdlc(buffer, start, telegrams)
+            elif first == 0x68:
+                step = self._try_mbus(buffer, start, telegrams)
+            else:
+                step = self._try_p1(buffer, start, telegrams)
+            if step is None:  # the candidate needs more bytes
+                pos = start
+                break
+            if step == 0:  # not a frame after all: resume after its first byte
+                self.stats.discarded_bytes += 1
+                pos = start + 1
+            else:
+                pos = start + step
+        del buffer[:pos]
+        return telegrams
+
+    # HDLC -----------------------------------------------------------------
+
+    def _try_hdlc(self, buffer: bytearray, start: int, out: list[Telegram]) -> int | None:
+        available = len(buffer) - start
+        if available < 3:
+            return None
+        total = hdlc.declared_length(buffer[start + 1], buffer[start + 2])
+        if total is None:
+            return 0
+        header = hdlc.check_header(buffer, start, min(len(buffer), start + total))
+        if header is None:
+            return None
+        if not header:
+            self.stats.checksum_errors += 1
+            return 0
+        if available < total - 1:
+            return None
+        frame = bytes(buffer[start : start + total])
+        consumed = total - 1  # leave a closing flag: it may open the next frame
+        try:
+            parsed = hdlc.parse_hdlc(frame)
+        except ChecksumError as err:
+            repaired = self._repair_crlf(buffer, start, total)
+            if repaired is None:
+                self.stats.checksum_errors += 1
+                self.last_error = err
+                return 0
+            if repaired == (b"", 0):
+                return None
+            frame, consumed = repaired
+            parsed = hdlc.parse_hdlc(frame)
+            self.stats.repaired_frames += 1
+        except FrameError as err:
+            self.stats.frame_errors += 1
+            self.last_error = err
+            return 0
+        self.stats.frames += 1
+        self._hdlc_payload(parsed, out)
+        return consumed
+
+    def _repair_crlf(
+        self, buffer: bytearray, start: int, total: int
+    ) -> tuple[bytes, int] | None:
+        """Undo a reader's LF to CRLF translation inside one frame.
+
+        Returns the repaired frame and the bytes it spanned, ``(b"", 0)`` when more
+        data is needed, or ``None`` when the frame is simply damaged.
+        """
+        window = buffer[start : start + 2 * total]
+        if b"\r\n" not in window[:total]:
+            return None
+        repaired = bytearray()
+        index = 0
+        size = len(window)
+        while len(repaired) < total and index < size:
+            byte = window[index]
+            index += 1
+            if byte == 0x0D and index < size and window[index] == 0x0A:
+                continue
+            repaired.append(byte)
+        if len(repaired) < total - 1:
+            return (b"", 0)
+        frame = bytes(repaired)
+        try:
+            hdlc.parse_hdlc(frame)
+        except FrameError:
+            return None
+        consumed = index - 1 if len(repaired) == total else index
+        return frame, consumed
+
+    def _hdlc_payload(self, frame: hdlc.HdlcFrame, out: list[Telegram]) -> None:
+        segments = self._hdlc_segments
+        if frame.segmented:
+            segments.append(frame.information)
+            if sum(map(len, segments)) > MAX_APDU_LENGTH:
+                segments.clear()
+                self._error(ApduError("segmented frame too large"))
+            return
+        information = frame.information
+        if segments:
+            segments.append(information)
+            information = b"".join(segments)
+            segments.clear()
+        if information:
+            self._apdu(information, FrameFormat.HDLC, out)
+
+    # M-Bus ----------------------------------------------------------------
+
+    def _try_mbus(self, buffer: bytearray, start: int, out: list[Telegram]) -> int | None:
+        if len(buffer) - start < 4:
+            return None
+        total = mbus.declared_length(buffer, start)
+        if total is None:
+            return 0
+        if len(buffer) - start < total:
+            return None
+        try:
+            frame = mbus.parse_mbus(bytes(buffer[start : start + total]))
+        except ChecksumError as err:
+            self.stats.checksum_errors += 1
+            self.last_error = err
+            return 0
+        except FrameError as err:
+            self.stats.frame_errors += 1
+            self.last_error = err
+            return 0
+        self.stats.frames += 1
+        if not frame.is_dlms_segment:
+            self._error(ApduError(f"M-Bus CI 0x{frame.ci:02x} carries no DLMS data"))
+            return total
+        segments = self._mbus_segments
+        if frame.sequence == 0:
+            segments.clear()
+        elif len(segments) != frame.sequence:
+            segments.clear()
+            self._error(ApduError("M-Bus segment out of order"))
+            return total
+        segments.append(frame.payload)
+        if frame.final:
+            apdu = b"".join(segments)
+            segments.clear()
+            self._apdu(apdu, FrameFormat.MBUS, out)
+        elif sum(map(len, segments)) > MAX_APDU_LENGTH:
+            segments.clear()
+        return total
+
+    # P1 -------------------------------------------------------------------
+
+    def _try_p1(self, buffer: bytearray, start: int, out: list[Telegram]) -> int | None:
+        head = bytes(buffer[start : start + 5])
+        if len(head) < 5:
+            # Complete the partial header with a valid tail to see if it could fit.
+            return None if _P1_HEAD.match(head + b"/AAA0"[len(head) :]) else 0
+        if _P1_HEAD.match(head) is None:
+            return 0
+        end_match = _P1_END.search(buffer, start)
+        limit = end_match.start() if end_match else len(buffer)
+        if _P1_BAD.search(buffer, start, limit) is not None:
+            return 0
+        if end_match is None:
+            return None if len(buffer) - start < MAX_P1_LENGTH else 0
+        end = end_match.end()
+        try:
+            telegram = parse_p1(bytes(buffer[start:end]))
+        except ChecksumError as err:
+            self.stats.checksum_errors += 1
+            self.last_error = err
+            return 0
+        except FrameError as err:
+            self.stats.frame_errors += 1
+            self.last_error = err
+            return 0
+        self.stats.frames += 1
+        self._emit(telegram, out)
+        return end - start
+
+    # APDU -----------------------------------------------------------------
+
+    def _apdu(self, data: bytes, frame_format: FrameFormat, out: list[Telegram]) -> None:
+        data = strip_llc(data)
+        try:
+            if data[:1] == bytes((BLOCK_TRANSFER,)):
+                whole = self._blocks.feed(data)
+                if whole is None:
+                    return
+                data = strip_llc(whole)
+            notification = decode_apdu(data, self.keys)
+            hint = self.vendor
+            if notification.system_title and hint is None:
+                hint = vendor_from_text(notification.system_title[:3].decode("latin-1"))
+            telegram = build_telegram(notification, frame_format, vendor_hint=hint)
+        except DecryptionError as err:
+            self.stats.decryption_errors += 1
+            self.last_error = err
+            return
+        except ApduError as err:
+            self._error(err)
+            return
+        self._emit(telegram, out)
+
+    def _emit(self, telegram: Telegram, out: list[Telegram]) -> None:
+        if telegram.vendor and self.vendor is None:
+            self.vendor = telegram.vendor
+        self.stats.telegrams += 1
+        out.append(telegram)
+
+    def _error(self, err: HanError) -> None:
+        self.stats.apdu_errors += 1
+        self.last_error = err
+
+
+def decode_frame(data: bytes, keys: Keys | None = None) -> list[Telegram]:
+    """Decode one self-contained frame, or a bare APDU without link framing.
+
+    Raises the decoder's typed error when nothing could be decoded, so a caller
+    can say why (checksum, missing key, unsupported data).
+    """
+    decoder = StreamDecoder(keys)
+    telegrams = decoder.feed(data)
+    if telegrams:
+        return telegrams
+    if decoder.stats.frames == 0 and data[:1] not in (b"\x7e", b"\x68", b"/"):
+        notification = decode_apdu(data, keys)
+        hint = None
+        if notification.system_title:
+            hint = vendor_from_text(notification.system_title[:3].decode("latin-1"))
+        return [build_telegram(notification, FrameFormat.DLMS, vendor_hint=hint)]
+    if decoder.last_error is not None:
+        raise decoder.last_error
+    if decoder.stats.frames:
+        return []
+    raise FrameError("no complete frame found")
