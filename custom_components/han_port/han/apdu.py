@@ -76,35 +76,50 @@ def decode_apdu(data: bytes, keys: Keys | None = None) -> Notification:
     ``MissingKeyError`` and a wrong one ``DecryptionError``, so callers never see
     values decoded from a wrong plaintext.
     """
-    data = strip_llc(data)
+    plaintext, system_title, encrypted = unwrap(strip_llc(data), keys)
+    try:
+        notification = _data_notification(plaintext)
+    except ApduError as err:
+        if encrypted:
+            raise DecryptionError("decrypted data is not a valid APDU (wrong key?)") from err
+        raise
+    notification.encrypted = encrypted
+    notification.system_title = system_title
+    if encrypted:
+        notification.plaintext = plaintext
+    return notification
+
+
+def unwrap(data: bytes, keys: Keys | None) -> tuple[bytes, bytes | None, bool]:
+    """Return (data-notification bytes, system title, whether it was encrypted).
+
+    Plain notifications pass through; ciphered ones are decrypted. The result is
+    not yet validated: a wrong key shows when the plaintext fails to decode.
+    """
     if not data:
         raise ApduError("empty APDU")
     tag = data[0]
     if tag == DATA_NOTIFICATION:
-        return _data_notification(data)
+        return data, None, False
     if tag in (GLO_CIPHERING, DED_CIPHERING):
         if keys is None and (relayed := _relayed_plaintext(data)) is not None:
-            return relayed
+            return relayed[1], relayed[0], False
         system_title, plaintext = decrypt(data, keys)
-        try:
-            notification = decode_apdu(plaintext)
-        except ApduError as err:
-            raise DecryptionError("decrypted data is not a valid APDU (wrong key?)") from err
-        notification.encrypted = True
-        notification.system_title = system_title
-        notification.plaintext = plaintext
-        return notification
+        if plaintext[:1] != bytes((DATA_NOTIFICATION,)):
+            raise DecryptionError("decrypted data is not a data-notification (wrong key?)")
+        return plaintext, system_title, True
     if tag == BLOCK_TRANSFER:
         raise ApduError("general-block-transfer must be reassembled first")
     raise ApduError(f"unsupported APDU tag 0x{tag:02x}")
 
 
-def _relayed_plaintext(data: bytes) -> Notification | None:
+def _relayed_plaintext(data: bytes) -> tuple[bytes, bytes] | None:
     """Accept a ciphering header around a plaintext notification.
 
     Some gateways decrypt in place and forward the APDU with its ciphering
     header intact. Only a body that decodes completely as a data-notification is
     taken; real ciphertext fails that check and leads to ``MissingKeyError``.
+    Returns (system title, notification bytes).
     """
     try:
         pos = 1
@@ -115,11 +130,10 @@ def _relayed_plaintext(data: bytes) -> Notification | None:
         body = data[pos + 5 : pos + length]
         if len(system_title) != 8 or body[:1] != bytes((DATA_NOTIFICATION,)):
             return None
-        notification = _data_notification(body)
+        _data_notification(body)
     except (ApduError, IndexError):
         return None
-    notification.system_title = system_title
-    return notification
+    return system_title, body
 
 
 def _data_notification(data: bytes) -> Notification:

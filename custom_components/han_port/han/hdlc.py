@@ -50,11 +50,12 @@ def _address(content: bytes, pos: int, end: int) -> int:
     raise FrameError("invalid HDLC address")
 
 
-def parse_hdlc(frame: bytes) -> HdlcFrame:
+def parse_hdlc(frame: bytes, *, header_checked: bool = False) -> HdlcFrame:
     """Check and split one frame that starts with its opening flag.
 
     The closing flag may be missing (some readers drop it); the length field,
-    HCS and FCS decide. Raises ``ChecksumError`` or ``FrameError``.
+    HCS and FCS decide. ``header_checked`` skips the HCS that ``check_header``
+    already verified. Raises ``ChecksumError`` or ``FrameError``.
     """
     if len(frame) < 3 or frame[0] != FLAG:
         raise FrameError("no HDLC opening flag")
@@ -74,7 +75,7 @@ def parse_hdlc(frame: bytes) -> HdlcFrame:
     info_start = control_pos + 3  # control, HCS (2)
     if info_start <= end - 2:
         hcs = int.from_bytes(frame[control_pos + 1 : info_start], "little")
-        if crc16_x25(frame[1 : control_pos + 1]) != hcs:
+        if not header_checked and crc16_x25(frame[1 : control_pos + 1]) != hcs:
             raise ChecksumError("HDLC HCS mismatch")
         information = frame[info_start : end - 2]
     else:
@@ -88,13 +89,14 @@ def parse_hdlc(frame: bytes) -> HdlcFrame:
     )
 
 
-def check_header(buffer: bytes | bytearray, start: int, end: int) -> bool | None:
+def check_header(buffer: bytes | bytearray, start: int, end: int) -> int | None:
     """Check the HCS of a frame starting at ``start`` before all of it has arrived.
 
     A stray 0x7E in line noise then costs nothing: the stream decoder does not
     wait for hundreds of bytes that a bogus length field announces. ``end`` is
-    where the frame (or the data received so far) ends. Returns ``None`` while
-    the header is incomplete.
+    where the frame (or the data received so far) ends. Returns where the
+    information field starts (relative to ``start``), 0 for a bad header, or
+    ``None`` while the header is incomplete.
     """
     pos = start + 3
     for _ in range(2):  # destination and source address
@@ -105,13 +107,15 @@ def check_header(buffer: bytes | bytearray, start: int, end: int) -> bool | None
                 pos = index + 1
                 break
         else:
-            return False
+            return 0
     total = declared_length(buffer[start + 1], buffer[start + 2])
     if total is None:
-        return False
+        return 0
     if pos + 3 > start + total - 3:
-        return True  # no information field, so no HCS: the FCS decides
+        return total - 3  # no information field, so no HCS: the FCS decides
     if pos + 3 > end:
         return None
     hcs = buffer[pos + 1] | (buffer[pos + 2] << 8)
-    return crc16_x25(bytes(buffer[start + 1 : pos + 1])) == hcs
+    if crc16_x25(buffer[start + 1 : pos + 1]) != hcs:
+        return 0
+    return pos + 3 - start

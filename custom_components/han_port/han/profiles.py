@@ -11,12 +11,17 @@ Meters push the same information in four shapes:
 
 One generic walker handles the first two; positional layouts and the scalers a
 vendor leaves implicit are data tables, so a new meter is a table row, not code.
+
+The walker does not produce readings directly: it compiles a ``Plan`` that says
+which leaf of the A-XDR tree becomes which reading. A meter repeats the same
+layout on every push, so the stream decoder keeps plans and applies them to new
+values without walking the tree again (see ``layout``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .apdu import Notification
@@ -60,9 +65,10 @@ _TEXT_QUANTITIES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One value as the meter sent it, before scaling."""
+    """One value as the meter sent it, before scaling; ``leaf`` is its tree position."""
 
     obis: Obis
+    leaf: int
     value: Value
     scaler: int | None = None
     unit: int | None = None
@@ -198,89 +204,122 @@ def _is_capture_object(value: Value) -> bool:
     )
 
 
-def _flatten(values: Iterable[Value], out: list[Value]) -> None:
+type Token = tuple[int, Value]  # (index of the first leaf, leaf or leaf group)
+
+
+def leaves_of(values: Iterable[Value], out: list[Value] | None = None) -> list[Value]:
+    """Return the leaves of an A-XDR tree in document order."""
+    if out is None:
+        out = []
+    for value in values:
+        if type(value) is tuple or type(value) is list:
+            leaves_of(value, out)
+        else:
+            out.append(value)
+    return out
+
+
+def _tokens(values: Iterable[Value], out: list[Token], index: int) -> int:
     """Flatten structures and arrays, keeping scaler/unit pairs and capture objects whole."""
     for value in values:
         if type(value) is tuple:
             if _is_scaler_unit(value) or _is_capture_object(value):
-                out.append(value)
+                out.append((index, value))
+                index += len(value)
             else:
-                _flatten(value, out)
+                index = _tokens(value, out, index)
         elif type(value) is list:
-            _flatten(value, out)
+            index = _tokens(value, out, index)
         else:
-            out.append(value)
+            out.append((index, value))
+            index += 1
+    return index
 
 
 def _as_obis(raw: bytes) -> Obis:
     return (raw[0], raw[1], raw[2], raw[3], raw[4], raw[5])
 
 
-def _capture_node(values: Sequence[Value]) -> Sequence[Value] | None:
-    """Find the structure that opens with a capture-object list (Landis+Gyr E450)."""
-    for value in values:
-        if isinstance(value, (tuple, list)) and value:
-            head = value[0]
-            if isinstance(head, list) and head and all(map(_is_capture_object, head)):
-                return value
-            if (found := _capture_node(value)) is not None:
-                return found
-    return None
+def tokens_of(body: Iterable[Value]) -> list[Token]:
+    """Return the tokens of an A-XDR tree (see ``_tokens``)."""
+    tokens: list[Token] = []
+    _tokens(body, tokens, 0)
+    return tokens
 
 
-def extract_items(body: Sequence[Value]) -> tuple[list[Item], list[Value]]:
-    """Pair OBIS codes with their values; return the items and the unpaired leaves."""
-    if (node := _capture_node(body)) is not None:
-        return _pair_captures(node)  # only Landis+Gyr pushes capture lists
-    tokens: list[Value] = []
-    _flatten(body, tokens)
+def tokens_from_leaves(leaves: Sequence[Value], groups: dict[int, int]) -> list[Token]:
+    """Rebuild the tokens from flat leaves and the structures of two or four leaves."""
+    tokens: list[Token] = []
+    index = 0
+    count = len(leaves)
+    while index < count:
+        size = groups.get(index)
+        if size is not None:
+            group = tuple(leaves[index : index + size])
+            if _is_scaler_unit(group) or _is_capture_object(group):
+                tokens.append((index, group))
+                index += size
+                continue
+        tokens.append((index, leaves[index]))
+        index += 1
+    return tokens
+
+
+def extract_items(tokens: list[Token]) -> tuple[list[Item], list[Token]]:
+    """Pair OBIS codes with their values; return the items and the unpaired tokens."""
+    if any(_is_capture_object(value) for _, value in tokens):
+        return _pair_captures(tokens)  # only Landis+Gyr pushes capture lists
     items: list[Item] = []
-    leftovers: list[Value] = []
+    leftovers: list[Token] = []
     count = len(tokens)
     index = 0
     while index < count:
-        token = tokens[index]
-        if _is_obis(token) and index + 1 < count and not _is_obis(tokens[index + 1]):
+        leaf, token = tokens[index]
+        if _is_obis(token) and index + 1 < count and not _is_obis(tokens[index + 1][1]):
             assert isinstance(token, bytes)
-            value = tokens[index + 1]
+            value_leaf, value = tokens[index + 1]
             index += 2
             scaler: int | None = None
             unit: int | None = None
-            if index < count and _is_scaler_unit(following := tokens[index]):
+            if index < count and _is_scaler_unit(following := tokens[index][1]):
                 assert isinstance(following, tuple)
                 scaler, unit = following
                 index += 1
-            items.append(Item(_as_obis(token), value, scaler, unit))
+            items.append(Item(_as_obis(token), value_leaf, value, scaler, unit))
         else:
-            leftovers.append(token)
+            leftovers.append((leaf, token))
             index += 1
     return items, leftovers
 
 
-def _pair_captures(node: Sequence[Value]) -> tuple[list[Item], list[Value]]:
+def _pair_captures(tokens: list[Token]) -> tuple[list[Item], list[Token]]:
     """Pair a capture-object list with the values that follow it, in order.
 
     A push setup (class 40) may capture its own object list (attribute 2): that
     value is the capture list itself, which the meter does not repeat.
     """
-    captures = node[0]
-    assert isinstance(captures, list)
-    values = list(node[1:])
-    first = captures[0]
-    assert isinstance(first, tuple)
-    if first[0] == 40 and first[2] == 2:
-        values.insert(0, captures)
+    first = next(i for i, (_, value) in enumerate(tokens) if _is_capture_object(value))
+    end = first
+    while end < len(tokens) and _is_capture_object(tokens[end][1]):
+        end += 1
+    captures = [value for _, value in tokens[first:end]]
+    values: list[Token | None] = list(tokens[end:])
+    head = captures[0]
+    assert isinstance(head, tuple)
+    if head[0] == 40 and head[2] == 2:
+        values.insert(0, None)
     items: list[Item] = []
-    for capture, value in zip(captures, values, strict=False):
+    for capture, token in zip(captures, values, strict=False):
         assert isinstance(capture, tuple)
         raw = capture[1]
         assert isinstance(raw, bytes)
-        if capture[0] != 40:
-            items.append(Item(_as_obis(raw), value))
-    return items, values[len(captures) :]
+        if capture[0] != 40 and token is not None:
+            items.append(Item(_as_obis(raw), token[0], token[1]))
+    return items, [token for token in values[len(captures) :] if token is not None]
 
 
-def _signature(leaves: list[Value]) -> str:
+def _signature(leaves: Sequence[Value]) -> str:
+    """Describe leaf types by tag and length only, so equal layouts match."""
     chars = []
     for value in leaves:
         if isinstance(value, bool) or value is None:
@@ -288,23 +327,31 @@ def _signature(leaves: list[Value]) -> str:
         elif isinstance(value, (int, float)):
             chars.append("i")
         elif isinstance(value, DateTimeValue) or (
-            isinstance(value, bytes) and len(value) == 12 and parse_datetime(value)
+            isinstance(value, bytes) and len(value) == 12 and not _printable(value)
         ):
             chars.append("t")
-        elif isinstance(value, str) or (isinstance(value, bytes) and value.isascii()):
+        elif isinstance(value, str) or (isinstance(value, bytes) and _printable(value)):
             chars.append("s")
         else:
             chars.append("b")
     return "".join(chars)
 
 
-def _positional(vendor: str | None, leaves: list[Value]) -> list[Item]:
+def _printable(value: bytes) -> bool:
+    return value.isascii() and value.decode().isprintable()
+
+
+def _positional(vendor: str | None, leaves: Sequence[Value]) -> list[Item]:
     layout = _POSITIONAL.get((vendor or "", _signature(leaves)))
-    if layout is None and vendor is None and len(leaves) == 1:
+    if layout is None and len(leaves) == 1:
         layout = (_P_IMP,)  # every Nordic List 1 is active power import alone
     if layout is None:
         return []
-    return [Item(obis, value) for obis, value in zip(layout, leaves, strict=True) if obis]
+    return [
+        Item(obis, leaf, value)
+        for leaf, (obis, value) in enumerate(zip(layout, leaves, strict=True))
+        if obis
+    ]
 
 
 def _text(value: Value) -> str | None:
@@ -317,7 +364,8 @@ def _text(value: Value) -> str | None:
     return text.rstrip("\x00 ").strip() or None
 
 
-def _clock(value: Value) -> datetime | None:
+def clock(value: Value) -> datetime | None:
+    """Read a meter clock sent as date-time or as a 12-byte octet-string."""
     if isinstance(value, DateTimeValue):
         return value.to_datetime()
     if isinstance(value, bytes) and len(value) == 12:
@@ -325,22 +373,244 @@ def _clock(value: Value) -> datetime | None:
     return None
 
 
-def _number(raw: int | float, scaler: int) -> int | float:
-    if scaler == 0:
-        return raw
-    if scaler > 0:
-        return raw * 10**scaler
-    return round(raw * 10.0**scaler, -scaler)
-
-
-def _detect_vendor(leaves: Sequence[Value], items: Sequence[Item], hint: str | None) -> str | None:
+def _detect_vendor(texts: Iterable[Value], hint: str | None) -> str | None:
     if hint:
         return hint
-    for value in (*leaves[:4], *(item.value for item in items[:4])):
+    for value in texts:
         text = _text(value) if isinstance(value, (str, bytes)) else None
         if text and (vendor := vendor_from_text(text)):
             return vendor
     return None
+
+
+# Plan operations: how one leaf becomes one reading.
+NUMBER, NUMBER_TEXT, CLOCK, TEXT = range(4)
+# Telegram fields a text reading also fills in.
+_DESCRIBES: dict[Quantity | None, str] = {
+    Quantity.METER_ID: "meter_id",
+    Quantity.METER_MODEL: "model",
+    Quantity.LIST_VERSION: "list_version",
+}
+
+type Op = tuple[int, int, str, Quantity | None, str | None, int, str | None]
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to read from which leaf of one list layout; compiled once per layout.
+
+    Each op is (kind, leaf position, OBIS key, quantity, unit, scaler, telegram
+    field it also fills). ``rebind`` maps positions to another index space (the
+    fields of a compiled binary layout). ``checks`` lists the leaves the plan's
+    choices depended on (OBIS codes, scalers, the texts that named the vendor);
+    a layout is reused only while they hold the same values.
+    """
+
+    ops: list[Op]
+    vendor: str | None
+    list_type: int
+    list_version: str | None = None
+    checks: tuple[int, ...] = ()
+    used: frozenset[int] = field(default_factory=frozenset)
+    _fast: _Prepared | None = field(default=None, repr=False, compare=False)
+    _texts: dict[Value, str | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def rebind(self, position: Callable[[int], int]) -> Plan:
+        """Return the plan with every leaf position mapped through ``position``."""
+        return replace(
+            self,
+            ops=[(op[0], position(op[1]), *op[2:]) for op in self.ops],  # type: ignore[misc]
+            checks=tuple(position(pos) for pos in self.checks),
+            _fast=None,
+            _texts={},
+        )
+
+    def apply(
+        self,
+        values: Sequence[Value],
+        frame_format: FrameFormat,
+        push_time: datetime | None,
+        *,
+        encrypted: bool = False,
+    ) -> Telegram:
+        """Build the telegram for one push from the values at the plan's positions."""
+        if self._fast is None:
+            self._fast = _prepare(self.ops)
+        plain, scaled, rounded, others = self._fast
+        readings: dict[str, Reading] = {}
+        new = tuple.__new__
+        for pos, key, quantity, unit in plain:
+            readings[key] = new(Reading, (key, values[pos], unit, quantity))
+        for pos, key, quantity, unit, factor in scaled:
+            readings[key] = new(Reading, (key, values[pos] * factor, unit, quantity))  # type: ignore[operator]
+        for pos, key, quantity, unit, factor, digits in rounded:
+            value = round(values[pos] * factor, digits)  # type: ignore[operator]
+            readings[key] = new(Reading, (key, value, unit, quantity))
+        telegram = Telegram(
+            format=frame_format,
+            vendor=self.vendor,
+            list_version=self.list_version,
+            readings=readings,
+            push_time=push_time,
+            list_type=self.list_type,
+            encrypted=encrypted,
+        )
+        meter_time: datetime | None = None
+        texts = self._texts
+        for kind, pos, key, quantity, _unit, _scaler, describes in others:
+            raw = values[pos]
+            if kind == CLOCK:
+                when = clock(raw)
+                if when is None:
+                    continue
+                readings[key] = new(Reading, (key, when, None, quantity))
+                meter_time = when
+                continue
+            text = texts.get(raw)  # type: ignore[arg-type]
+            if text is None:
+                text = str(raw) if kind == NUMBER_TEXT else _text(raw)
+                if len(texts) > 64:
+                    texts.clear()
+                texts[raw] = text  # type: ignore[index]
+            if text is None:
+                continue
+            readings[key] = new(Reading, (key, text, None, quantity))
+            if describes is not None:
+                setattr(telegram, describes, text)
+        telegram.meter_time = meter_time or push_time
+        return telegram
+
+
+type _Prepared = tuple[
+    list[tuple[int, str, Quantity | None, str | None]],
+    list[tuple[int, str, Quantity | None, str | None, int]],
+    list[tuple[int, str, Quantity | None, str | None, float, int]],
+    list[Op],
+]
+
+
+def _prepare(ops: list[Op]) -> _Prepared:
+    """Sort ops by kind so ``apply`` runs tight loops without branching per value."""
+    plain: list[tuple[int, str, Quantity | None, str | None]] = []
+    scaled: list[tuple[int, str, Quantity | None, str | None, int]] = []
+    rounded: list[tuple[int, str, Quantity | None, str | None, float, int]] = []
+    others: list[Op] = []
+    for op in ops:
+        kind, pos, key, quantity, unit, scaler, _describes = op
+        if kind != NUMBER:
+            others.append(op)
+        elif scaler == 0:
+            plain.append((pos, key, quantity, unit))
+        elif scaler > 0:
+            scaled.append((pos, key, quantity, unit, 10**scaler))
+        else:
+            rounded.append((pos, key, quantity, unit, 10.0**scaler, -scaler))
+    return plain, scaled, rounded, others
+
+
+def compile_plan(
+    leaves: Sequence[Value], tokens: list[Token], vendor_hint: str | None = None
+) -> Plan:
+    """Work out, once per layout, which leaf becomes which reading."""
+    items, leftovers = extract_items(tokens)
+    texts = [*leftovers[:4], *((item.leaf, item.value) for item in items[:4])]
+    vendor, vendor_leaf = _detect_vendor(texts, vendor_hint)
+    if not items:
+        items = _positional(vendor, leaves)
+        leftovers = []
+    elif vendor is None and any(_is_capture_object(value) for _, value in tokens):
+        vendor = "landis_gyr"
+    scalers = _IMPLIED_SCALERS.get(vendor or "", _DEFAULT_SCALERS)
+    plan = Plan([], vendor, 1)
+    used: set[int] = set()
+    for item in items:
+        _plan_item(plan, item, scalers, used)
+    if leftovers and items:
+        _plan_unlabelled(plan, leftovers, used)
+    if plan.vendor is None:
+        for pos, value in (
+            (op[1], leaves[op[1]]) for op in plan.ops if op[6] is not None
+        ):
+            text = _text(value)
+            if text and (found := vendor_from_text(text)):
+                plan.vendor = found
+                vendor_leaf = pos
+                break
+    plan.list_type = classify_list(op[3] for op in plan.ops)
+    plan.used = frozenset(used)
+    plan.checks = tuple(
+        leaf for leaf, value in enumerate(leaves) if leaf not in used or leaf == vendor_leaf
+    )
+    return plan
+
+
+def _detect_vendor(
+    texts: Iterable[tuple[int, Value]], hint: str | None
+) -> tuple[str | None, int | None]:
+    for leaf, value in texts:
+        text = _text(value) if isinstance(value, (str, bytes)) else None
+        if text and (vendor := vendor_from_text(text)):
+            return vendor, leaf
+    return hint, None
+
+
+def _plan_item(plan: Plan, item: Item, scalers: dict[str, int], used: set[int]) -> None:
+    key = format_obis(item.obis)
+    known = quantity_for(item.obis)
+    quantity = known[0] if known else None
+    value = item.value
+    if quantity is Quantity.METER_CLOCK:
+        if isinstance(value, (bytes, DateTimeValue)):
+            plan.ops.append((CLOCK, item.leaf, key, quantity, None, 0, None))
+            used.add(item.leaf)
+        return
+    if isinstance(value, (str, bytes)):
+        plan.ops.append((TEXT, item.leaf, key, quantity, None, 0, _DESCRIBES.get(quantity)))
+        used.add(item.leaf)
+        return
+    if type(value) is not int and type(value) is not float:
+        return
+    used.add(item.leaf)
+    if quantity in _TEXT_QUANTITIES:
+        plan.ops.append((NUMBER_TEXT, item.leaf, key, quantity, None, 0, _DESCRIBES.get(quantity)))
+        return
+    si_unit = known[1] if known else (UNITS.get(item.unit, "") if item.unit else None)
+    scaler = item.scaler
+    if scaler is None:
+        scaler = scalers.get(si_unit, 0) if si_unit is not None else 0
+    plan.ops.append((NUMBER, item.leaf, key, quantity, si_unit, scaler, None))
+
+
+def _plan_unlabelled(plan: Plan, leftovers: list[Token], used: set[int]) -> None:
+    """Use values sent without an OBIS code next to OBIS-tagged ones.
+
+    Kamstrup opens with its list id, Austrian lists with the meter clock and end
+    with the meter number; these are recognised by type and position.
+    """
+    first = leftovers[0][1]
+    if isinstance(first, (str, bytes)):
+        text = _text(first)
+        if text and text.isprintable() and " " not in text and len(text) <= 32:
+            plan.list_version = text
+            if plan.vendor is None:
+                plan.vendor = vendor_from_text(text)
+    if not any(op[0] == CLOCK for op in plan.ops):
+        for leaf, value in leftovers:
+            if isinstance(value, DateTimeValue) or (
+                isinstance(value, bytes) and len(value) == 12 and clock(value) is not None
+            ):
+                key = format_obis(_CLOCK)
+                plan.ops.append((CLOCK, leaf, key, Quantity.METER_CLOCK, None, 0, None))
+                used.add(leaf)
+                break
+    last_leaf, last = leftovers[-1]
+    has_id = any(op[6] == "meter_id" for op in plan.ops)
+    if not has_id and len(leftovers) > 1 and isinstance(last, (str, bytes)):
+        text = _text(last)
+        if text and text.isalnum():
+            key = format_obis(_METER_ID)
+            plan.ops.append((TEXT, last_leaf, key, Quantity.METER_ID, None, 0, "meter_id"))
+            used.add(last_leaf)
 
 
 def build_telegram(
@@ -349,101 +619,18 @@ def build_telegram(
     *,
     vendor_hint: str | None = None,
 ) -> Telegram:
-    """Build the normalized telegram for one data-notification.
+    """Build the normalized telegram for one data-notification (no plan reuse).
 
-    ``vendor_hint`` comes from the link (system title, HDLC address) or from a
-    previous telegram of the same meter; it picks implied scalers and layouts.
+    ``vendor_hint`` comes from the link (system title) or from a previous
+    telegram of the same meter; it picks implied scalers and layouts when the
+    list itself names no vendor (Kaifa List 1, Landis+Gyr).
     """
-    items, leftovers = extract_items(notification.body)
-    vendor = _detect_vendor(leftovers, items, vendor_hint)
-    if vendor is None and _capture_node(notification.body) is not None:
-        vendor = "landis_gyr"
-    if not items:
-        leaves: list[Value] = []
-        _flatten(notification.body, leaves)
-        items = _positional(vendor, leaves)
-        leftovers = []
-    telegram = Telegram(format=frame_format, vendor=vendor, encrypted=notification.encrypted)
-    scalers = _IMPLIED_SCALERS.get(vendor or "", _DEFAULT_SCALERS)
-    readings = telegram.readings
-    for item in items:
-        key = format_obis(item.obis)
-        known = quantity_for(item.obis)
-        quantity = known[0] if known else None
-        if quantity is Quantity.METER_CLOCK:
-            when = _clock(item.value)
-            if when is not None:
-                readings[key] = Reading(key, when, None, quantity)
-                telegram.meter_time = when
-            continue
-        value = item.value
-        if isinstance(value, (str, bytes)):
-            text = _text(value)
-            if text is not None:
-                readings[key] = Reading(key, text, None, quantity)
-                _describe(telegram, quantity, text)
-            continue
-        if type(value) is not int and type(value) is not float:
-            continue
-        assert isinstance(value, (int, float))
-        if quantity in _TEXT_QUANTITIES:
-            readings[key] = Reading(key, str(value), None, quantity)
-            _describe(telegram, quantity, str(value))
-            continue
-        si_unit = known[1] if known else (UNITS.get(item.unit, "") if item.unit else None)
-        scaler = item.scaler
-        if scaler is None:
-            scaler = scalers.get(si_unit, 0) if si_unit is not None else 0
-        readings[key] = Reading(key, _number(value, scaler), si_unit, quantity)
-    if leftovers and items:
-        _unlabelled(telegram, leftovers)
-    if notification.timestamp is not None:
-        telegram.push_time = notification.timestamp.to_datetime()
-        if telegram.meter_time is None:
-            telegram.meter_time = telegram.push_time
-    if telegram.vendor is None:
-        for text in (telegram.list_version, telegram.model, telegram.meter_id):
-            if text and (found := vendor_from_text(text)):
-                telegram.vendor = found
-                break
-    telegram.list_type = classify_list(readings)
-    return telegram
-
-
-def _describe(telegram: Telegram, quantity: Quantity | None, text: str) -> None:
-    if quantity is Quantity.METER_ID:
-        telegram.meter_id = text
-    elif quantity is Quantity.METER_MODEL:
-        telegram.model = text
-    elif quantity is Quantity.LIST_VERSION:
-        telegram.list_version = text
-
-
-def _unlabelled(telegram: Telegram, leftovers: list[Value]) -> None:
-    """Use values sent without an OBIS code next to OBIS-tagged ones.
-
-    Kamstrup opens with its list id, Austrian lists with the meter clock and end
-    with the meter number; these are recognised by type and position.
-    """
-    readings = telegram.readings
-    first = leftovers[0]
-    if telegram.list_version is None and isinstance(first, (str, bytes)):
-        text = _text(first)
-        if text and text.isprintable() and " " not in text and len(text) <= 32:
-            telegram.list_version = text
-            if telegram.vendor is None:
-                telegram.vendor = vendor_from_text(text)
-    if telegram.meter_time is None:
-        for value in leftovers:
-            if (when := _clock(value)) is not None:
-                key = format_obis(_CLOCK)
-                readings[key] = Reading(key, when, None, Quantity.METER_CLOCK)
-                telegram.meter_time = when
-                break
-    last = leftovers[-1]
-    if telegram.meter_id is None and len(leftovers) > 1 and isinstance(last, (str, bytes)):
-        text = _text(last)
-        if text and text.isalnum():
-            key = format_obis(_METER_ID)
-            readings[key] = Reading(key, text, None, Quantity.METER_ID)
-            telegram.meter_id = text
+    leaves = leaves_of(notification.body)
+    plan = compile_plan(leaves, tokens_of(notification.body), vendor_hint)
+    push_time = notification.timestamp.to_datetime() if notification.timestamp else None
+    return plan.apply(
+        leaves,
+        frame_format,
+        push_time,
+        encrypted=notification.encrypted,
+    )

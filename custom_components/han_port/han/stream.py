@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 
 from . import hdlc, mbus
-from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, decode_apdu, strip_llc
+from .crc import crc16_x25
+from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, decode_apdu, strip_llc, unwrap
 from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
+from .layout import LayoutCache
 from .model import FrameFormat, Telegram
 from .p1 import parse_p1
 from .profiles import build_telegram, vendor_from_text
@@ -60,9 +62,12 @@ class StreamDecoder:
         self._hdlc_segments: list[bytes] = []
         self._mbus_segments: list[bytes] = []
         self._blocks = BlockAssembler()
+        self._layouts = LayoutCache()
+        self._pending_hdlc: tuple[int, int] | None = None
 
     def reset(self) -> None:
         """Drop partial data, e.g. after the connection was reopened."""
+        self._pending_hdlc = None
         self._buffer.clear()
         self._hdlc_segments.clear()
         self._mbus_segments.clear()
@@ -105,23 +110,40 @@ class StreamDecoder:
 
     def _try_hdlc(self, buffer: bytearray, start: int, out: list[Telegram]) -> int | None:
         available = len(buffer) - start
-        if available < 3:
+        if start == 0 and self._pending_hdlc:
+            total, info = self._pending_hdlc  # header checked on an earlier read
+            self._pending_hdlc = None
+        else:
+            if available < 3:
+                return None
+            total = hdlc.declared_length(buffer[start + 1], buffer[start + 2])
+            if total is None:
+                return 0
+            info = hdlc.check_header(buffer, start, min(len(buffer), start + total))
+            if info is None:
+                return None
+            if not info:
+                self.stats.checksum_errors += 1
+                return 0
+        # Wait for the byte after the frame: its closing flag or, when a reader
+        # dropped that, the next frame's opening flag. Requiring a flag there
+        # adds eight bits of protection against a line-noise frame passing the FCS.
+        if available < total:
+            self._pending_hdlc = (total, info)
             return None
-        total = hdlc.declared_length(buffer[start + 1], buffer[start + 2])
-        if total is None:
-            return 0
-        header = hdlc.check_header(buffer, start, min(len(buffer), start + total))
-        if header is None:
-            return None
-        if not header:
-            self.stats.checksum_errors += 1
-            return 0
-        if available < total - 1:
-            return None
-        frame = bytes(buffer[start : start + total])
-        consumed = total - 1  # leave a closing flag: it may open the next frame
+        end = start + total - 1
+        fcs = buffer[end - 2] | (buffer[end - 1] << 8)
+        if crc16_x25(buffer[start + 1 : end - 2]) == fcs and buffer[end] == hdlc.FLAG:
+            self.stats.frames += 1
+            self._hdlc_payload(
+                bool(buffer[start + 1] & hdlc.SEGMENTED),
+                bytes(buffer[start + info : end - 2]),
+                out,
+            )
+            return total - 1  # leave the closing flag: it may open the next frame
         try:
-            parsed = hdlc.parse_hdlc(frame)
+            hdlc.parse_hdlc(bytes(buffer[start : start + total]))
+            raise FrameError("no flag after the HDLC frame")
         except ChecksumError as err:
             repaired = self._repair_crlf(buffer, start, total)
             if repaired is None:
@@ -131,14 +153,14 @@ class StreamDecoder:
             if repaired == (b"", 0):
                 return None
             frame, consumed = repaired
-            parsed = hdlc.parse_hdlc(frame)
-            self.stats.repaired_frames += 1
         except FrameError as err:
             self.stats.frame_errors += 1
             self.last_error = err
             return 0
+        parsed = hdlc.parse_hdlc(frame)
+        self.stats.repaired_frames += 1
         self.stats.frames += 1
-        self._hdlc_payload(parsed, out)
+        self._hdlc_payload(parsed.segmented, parsed.information, out)
         return consumed
 
     def _repair_crlf(
@@ -161,25 +183,25 @@ class StreamDecoder:
             if byte == 0x0D and index < size and window[index] == 0x0A:
                 continue
             repaired.append(byte)
-        if len(repaired) < total - 1:
+        if len(repaired) < total:
             return (b"", 0)
         frame = bytes(repaired)
         try:
             hdlc.parse_hdlc(frame)
         except FrameError:
             return None
-        consumed = index - 1 if len(repaired) == total else index
-        return frame, consumed
+        if frame[-1] != hdlc.FLAG:
+            return None
+        return frame, index - 1
 
-    def _hdlc_payload(self, frame: hdlc.HdlcFrame, out: list[Telegram]) -> None:
+    def _hdlc_payload(self, segmented: bool, information: bytes, out: list[Telegram]) -> None:
         segments = self._hdlc_segments
-        if frame.segmented:
-            segments.append(frame.information)
+        if segmented:
+            segments.append(information)
             if sum(map(len, segments)) > MAX_APDU_LENGTH:
                 segments.clear()
                 self._error(ApduError("segmented frame too large"))
             return
-        information = frame.information
         if segments:
             segments.append(information)
             information = b"".join(segments)
@@ -267,11 +289,18 @@ class StreamDecoder:
                 if whole is None:
                     return
                 data = strip_llc(whole)
-            notification = decode_apdu(data, self.keys)
+            plaintext, system_title, encrypted = unwrap(data, self.keys)
             hint = self.vendor
-            if notification.system_title and hint is None:
-                hint = vendor_from_text(notification.system_title[:3].decode("latin-1"))
-            telegram = build_telegram(notification, frame_format, vendor_hint=hint)
+            if hint is None and system_title:
+                hint = vendor_from_text(system_title[:3].decode("latin-1"))
+            try:
+                telegram = self._layouts.decode(
+                    plaintext, frame_format, hint, encrypted=encrypted
+                )
+            except ApduError as err:
+                if encrypted:
+                    raise DecryptionError("decrypted data is not valid (wrong key?)") from err
+                raise
         except DecryptionError as err:
             self.stats.decryption_errors += 1
             self.last_error = err
@@ -299,7 +328,8 @@ def decode_frame(data: bytes, keys: Keys | None = None) -> list[Telegram]:
     can say why (checksum, missing key, unsupported data).
     """
     decoder = StreamDecoder(keys)
-    telegrams = decoder.feed(data)
+    # A trailing flag completes an HDLC frame whose closing flag was not kept.
+    telegrams = decoder.feed(data + b"\x7e" if data[:1] == b"\x7e" else data)
     if telegrams:
         return telegrams
     if decoder.stats.frames == 0 and data[:1] not in (b"\x7e", b"\x68", b"/"):
