@@ -19,14 +19,14 @@ Usage: python scripts/bench.py [--rounds N]
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 import gc
 import json
+from pathlib import Path
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,9 @@ def chunks(stream: bytes) -> list[bytes]:
     return [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
 
 
-def run_ours(reads: list[bytes], decoder: StreamDecoder | None = None) -> tuple[int, int]:
+def run_ours(
+    reads: list[bytes], decoder: StreamDecoder | None = None
+) -> tuple[int, int]:
     """Decode with HAN Port; return (telegrams, exceptions)."""
     decoder = decoder or StreamDecoder()
     count = 0
@@ -78,7 +80,9 @@ def amshan_state() -> tuple[Any, Any]:
     )
 
 
-def run_amshan(reads: list[bytes], state: tuple[Any, Any] | None = None) -> tuple[int, int]:
+def run_amshan(
+    reads: list[bytes], state: tuple[Any, Any] | None = None
+) -> tuple[int, int]:
     """Decode with amshan; return (telegrams, uncaught exceptions)."""
     reader, decoder = state or amshan_state()
     count = errors = 0
@@ -139,13 +143,20 @@ def main() -> int:
     reads = chunks(b"".join(frames))
     ours_count, _ = run_ours(reads)
     theirs_count, theirs_errors = run_amshan(reads)
-    print(f"corpus NO/SE checksum-valid HDLC frames: {len(frames)} ({sum(map(len, frames))} bytes)")
+    print(
+        f"corpus NO/SE checksum-valid HDLC frames: {len(frames)} ({sum(map(len, frames))} bytes)"
+    )
     print(f"  HAN Port     {ours_count} telegrams, 0 exceptions")
-    print(f"  amshan 2.1.1 {theirs_count} telegrams, {theirs_errors} uncaught exceptions")
+    print(
+        f"  amshan 2.1.1 {theirs_count} telegrams, {theirs_errors} uncaught exceptions"
+    )
     ours_state, theirs_state = StreamDecoder(), amshan_state()
     run_ours(reads, ours_state)
     run_amshan(reads, theirs_state)
-    rows = {"first pass": ([], []), "steady state": ([], [])}
+    rows: dict[str, tuple[list[float], list[float]]] = {
+        "first pass": ([], []),
+        "steady state": ([], []),
+    }
     for _ in range(args.rounds):
         rows["first pass"][0].append(timed(lambda: run_ours(reads)))
         rows["first pass"][1].append(timed(lambda: run_amshan(reads)))

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import random
 import sys
 import time
 import traceback
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -64,7 +64,10 @@ def _simulated_seeds() -> list[tuple[bytes, Keys | None]]:
     seeds: list[tuple[bytes, Keys | None]] = []
     for vendor in ("aidon", "kaifa", "kamstrup"):
         simulator = MeterSimulator(vendor, start=start, seed=7)
-        seeds += [(frame.data, None) for frame in simulator.frames_until(start + timedelta(minutes=1))]
+        seeds += [
+            (frame.data, None)
+            for frame in simulator.frames_until(start + timedelta(minutes=1))
+        ]
     return seeds
 
 
@@ -81,7 +84,9 @@ def _mutate(rng: random.Random, frame: bytes) -> bytes:
         return bytes(data[: rng.randrange(1, len(data) - 1)])
     if kind == 2:
         cut = rng.randrange(1, len(data) - 1)
-        return bytes(data[:cut]) + bytes(rng.randrange(256) for _ in range(rng.randint(1, 20)))
+        return bytes(data[:cut]) + bytes(
+            rng.randrange(256) for _ in range(rng.randint(1, 20))
+        )
     position = rng.randrange(1, len(data) - 2)
     return bytes(data[:position]) + bytes(data[position + rng.randint(1, 3) :])
 
@@ -108,7 +113,11 @@ def _valid_frames(stream: bytes) -> list[bytes]:
     """Find every checksum-valid frame in ``stream`` with reference checks."""
     found: list[bytes] = []
     for start, byte in enumerate(stream):
-        if byte == 0x7E and start + 3 <= len(stream) and stream[start + 1] & 0xF0 == 0xA0:
+        if (
+            byte == 0x7E
+            and start + 3 <= len(stream)
+            and stream[start + 1] & 0xF0 == 0xA0
+        ):
             total = (((stream[start + 1] & 7) << 8) | stream[start + 2]) + 2
             frame = stream[start : start + total]
             if len(frame) == total and _crc_x25(frame[1:-3]) == int.from_bytes(
@@ -129,14 +138,18 @@ def _valid_frames(stream: bytes) -> list[bytes]:
         elif byte == 0x2F:
             end = stream.find(b"!", start)
             digits = stream[end + 1 : end + 5]
-            if end > 0 and len(digits) == 4 and all(c in b"0123456789ABCDEFabcdef" for c in digits):
+            if (
+                end > 0
+                and len(digits) == 4
+                and all(c in b"0123456789ABCDEFabcdef" for c in digits)
+            ):
                 if _crc_arc(stream[start : end + 1]) == int(digits, 16):
                     found.append(stream[start : end + 5] + b"\r\n")
     return found
 
 
 def _explained(stream: bytes, keys: Keys | None, telegram: str) -> bool:
-    """True when a frame that is valid by chance yields ``telegram``."""
+    """Tell whether a frame that is valid by chance yields ``telegram``."""
     frames = _valid_frames(stream)
     for count in range(1, len(frames) + 1):
         decoder = StreamDecoder(keys)
@@ -157,7 +170,9 @@ def run(count: int, seed: int) -> int:
     for keys, frames in groups:
         for frame in frames:
             decoder = StreamDecoder(keys)
-            originals.update(json.dumps(t.to_json(), sort_keys=True) for t in decoder.feed(frame))
+            originals.update(
+                json.dumps(t.to_json(), sort_keys=True) for t in decoder.feed(frame)
+            )
     failures = 0
     telegrams = 0
     accidental = 0
@@ -170,7 +185,9 @@ def run(count: int, seed: int) -> int:
             if rng.random() < 0.8:
                 frame = _mutate(rng, frame)
             if rng.random() < 0.3:
-                frame = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16))) + frame
+                frame = (
+                    bytes(rng.randrange(256) for _ in range(rng.randint(1, 16))) + frame
+                )
             parts.append(frame)
         stream = b"".join(parts)
         decoder = StreamDecoder(keys)

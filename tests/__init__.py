@@ -1,0 +1,1 @@
+"""Tests for the HAN Port integration."""

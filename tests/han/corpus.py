@@ -6,19 +6,29 @@ need it skip when it is absent.
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import datetime
 from functools import cache
+import json
+import math
 from pathlib import Path
 from typing import Any
 
 from custom_components.han_port.han.apdu import Keys
-from custom_components.han_port.han.model import Quantity, Reading, Telegram, quantity_for
+from custom_components.han_port.han.model import (
+    Quantity,
+    Reading,
+    Telegram,
+    quantity_for,
+)
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "han-corpus"
 
-_TO_SI = {"kWh": ("Wh", 1000), "kvarh": ("varh", 1000), "kW": ("W", 1000), "kvar": ("var", 1000)}
+_TO_SI = {
+    "kWh": ("Wh", 1000),
+    "kvarh": ("varh", 1000),
+    "kW": ("W", 1000),
+    "kvar": ("var", 1000),
+}
 
 
 @cache
@@ -59,9 +69,13 @@ def keys_of(entry: dict[str, Any]) -> Keys | None:
 
 
 def _parse_time(text: str) -> datetime:
-    if len(text) > 3 and text[-3] in "+-" and text[-3:].replace("+", "").replace("-", "").isdigit():
+    if (
+        len(text) > 3
+        and text[-3] in "+-"
+        and text[-3:].replace("+", "").replace("-", "").isdigit()
+    ):
         text += ":00"
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def _same_time(expected: str, actual: object) -> bool:
@@ -137,9 +151,8 @@ def _looks_like_time(text: str) -> bool:
     return len(text) >= 19 and text[4] == "-" and text[10] == "T"
 
 
-
 def _golden_tolerance(entry: dict[str, Any], unit: str | None) -> float:
-    """amsreader's golden values are asserted with 0.02 V/A and 0.01 kWh tolerance."""
+    """Amsreader's golden values are asserted with 0.02 V/A and 0.01 kWh tolerance."""
     if "amsreader" not in str(entry.get("expected_source", "")):
         return 1e-9
     return {"V": 0.02, "A": 0.02, "Wh": 10.0, "varh": 10.0}.get(unit or "", 1e-9)

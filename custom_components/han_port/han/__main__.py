@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Sequence
 import json
 import string
 import sys
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .apdu import Keys
@@ -42,18 +42,20 @@ def _hex_bytes(text: str) -> bytes:
     return bytes.fromhex(digits)
 
 
+def _line_bytes(text: str) -> bytes:
+    if not text.startswith('"'):
+        return _hex_bytes(text)
+    loaded = json.loads(text)
+    if not isinstance(loaded, str):
+        raise TypeError("a JSON line must be a string")
+    return loaded.encode("latin-1")
+
+
 def _decode_line(line: str, keys: Keys | None) -> list[dict[str, Any]] | dict[str, str]:
-    text = line.strip()
     try:
-        if text.startswith('"'):
-            loaded = json.loads(text)
-            if not isinstance(loaded, str):
-                raise ValueError("a JSON line must be a string")
-            data = loaded.encode("latin-1")
-        else:
-            data = _hex_bytes(text)
+        data = _line_bytes(line.strip())
         return [telegram.to_json() for telegram in decode_frame(data, keys)]
-    except (HanError, ValueError, UnicodeEncodeError) as err:
+    except (HanError, ValueError, TypeError, UnicodeEncodeError) as err:
         return {"error": f"{type(err).__name__}: {err}"}
 
 
@@ -70,7 +72,9 @@ def decode(args: argparse.Namespace, stdin: Any, out: TextIO) -> int:
     decoder = StreamDecoder(keys)
     if args.hex:
         data = _hex_bytes(stdin.read())
-        chunks: Sequence[bytes] = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+        chunks: Sequence[bytes] = [
+            data[i : i + CHUNK] for i in range(0, len(data), CHUNK)
+        ]
     else:
         raw = stdin.buffer if hasattr(stdin, "buffer") else stdin
         chunks = iter(lambda: raw.read(CHUNK), b"")  # type: ignore[assignment]
@@ -96,6 +100,9 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
         while data := await reader.read(CHUNK):
             for telegram in decoder.feed(data):
                 _print(telegram, out)
+    except OSError as err:
+        # Older serialx reports a peer closing a socket:// URL as an error.
+        sys.stderr.write(f"connection closed: {err}\n")
     finally:
         writer.close()
     return 0

@@ -44,7 +44,11 @@ class Keys:
         """Build keys from hex text as users copy them from the grid company's letter."""
         try:
             enc = bytes.fromhex(encryption.replace(" ", ""))
-            auth = bytes.fromhex(authentication.replace(" ", "")) if authentication else None
+            auth = (
+                bytes.fromhex(authentication.replace(" ", ""))
+                if authentication
+                else None
+            )
         except ValueError as err:
             raise ValueError("keys must be hexadecimal") from err
         return cls(enc, auth)
@@ -81,7 +85,9 @@ def decode_apdu(data: bytes, keys: Keys | None = None) -> Notification:
         notification = _data_notification(plaintext)
     except ApduError as err:
         if encrypted:
-            raise DecryptionError("decrypted data is not a valid APDU (wrong key?)") from err
+            raise DecryptionError(
+                "decrypted data is not a valid APDU (wrong key?)"
+            ) from err
         raise
     notification.encrypted = encrypted
     notification.system_title = system_title
@@ -106,7 +112,9 @@ def unwrap(data: bytes, keys: Keys | None) -> tuple[bytes, bytes | None, bool]:
             return relayed[1], relayed[0], False
         system_title, plaintext = decrypt(data, keys)
         if plaintext[:1] != bytes((DATA_NOTIFICATION,)):
-            raise DecryptionError("decrypted data is not a data-notification (wrong key?)")
+            raise DecryptionError(
+                "decrypted data is not a data-notification (wrong key?)"
+            )
         return plaintext, system_title, True
     if tag == BLOCK_TRANSFER:
         raise ApduError("general-block-transfer must be reassembled first")
@@ -131,7 +139,7 @@ def _relayed_plaintext(data: bytes) -> tuple[bytes, bytes] | None:
         if len(system_title) != 8 or body[:1] != bytes((DATA_NOTIFICATION,)):
             return None
         _data_notification(body)
-    except (ApduError, IndexError):
+    except ApduError, IndexError:
         return None
     return system_title, body
 
@@ -165,7 +173,9 @@ def _data_notification(data: bytes) -> Notification:
         raise ApduError("truncated data-notification header")
     if pos == len(data):
         raise ApduError("data-notification without body")
-    return Notification(invoke_id=invoke_id, timestamp=timestamp, body=decode_values(data, pos))
+    return Notification(
+        invoke_id=invoke_id, timestamp=timestamp, body=decode_values(data, pos)
+    )
 
 
 def decrypt(data: bytes, keys: Keys | None) -> tuple[bytes, bytes]:
@@ -183,7 +193,9 @@ def decrypt(data: bytes, keys: Keys | None) -> tuple[bytes, bytes]:
     if not security_control & SC_ENCRYPTED:
         raise ApduError(f"unsupported security control 0x{security_control:02x}")
     if keys is None:
-        raise MissingKeyError("the meter encrypts its data; an encryption key is needed")
+        raise MissingKeyError(
+            "the meter encrypts its data; an encryption key is needed"
+        )
     iv = system_title + invocation
     authenticated = bool(security_control & SC_AUTHENTICATED)
     if authenticated:
@@ -195,16 +207,21 @@ def decrypt(data: bytes, keys: Keys | None) -> tuple[bytes, bytes]:
     if authenticated and keys.authentication is not None:
         aad = bytes([security_control]) + keys.authentication
         decryptor = Cipher(
-            algorithms.AES(keys.encryption), modes.GCM(iv, tag, min_tag_length=TAG_LENGTH)
+            algorithms.AES(keys.encryption),
+            modes.GCM(iv, tag, min_tag_length=TAG_LENGTH),
         ).decryptor()
         decryptor.authenticate_additional_data(aad)
         try:
             return system_title, decryptor.update(ciphertext) + decryptor.finalize()
         except InvalidTag as err:
-            raise DecryptionError("authentication failed: wrong encryption or authentication key") from err
+            raise DecryptionError(
+                "authentication failed: wrong encryption or authentication key"
+            ) from err
     # Without the authentication key GCM reduces to AES-CTR from counter 2; the
     # plaintext is then validated by the caller's structural decode.
-    counter = Cipher(algorithms.AES(keys.encryption), modes.CTR(iv + b"\x00\x00\x00\x02")).decryptor()
+    counter = Cipher(
+        algorithms.AES(keys.encryption), modes.CTR(iv + b"\x00\x00\x00\x02")
+    ).decryptor()
     return system_title, counter.update(ciphertext) + counter.finalize()
 
 

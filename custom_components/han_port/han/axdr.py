@@ -68,7 +68,9 @@ def parse_datetime(raw: bytes) -> datetime | None:
             return datetime(year, month, day, hour, minute, second, hundredths * 10000)  # noqa: DTZ001
         # DLMS deviation is UTC minus local time in minutes: CET is -60.
         tz = UTC if deviation == 0 else timezone(timedelta(minutes=-deviation))
-        return datetime(year, month, day, hour, minute, second, hundredths * 10000, tzinfo=tz)
+        return datetime(
+            year, month, day, hour, minute, second, hundredths * 10000, tzinfo=tz
+        )
     except ValueError:
         return None
 

@@ -66,6 +66,16 @@ class Scan:
     push_field: int | None
 
 
+def _length(data: bytes, pos: int) -> tuple[int, int]:
+    length = data[pos]
+    if length < 0x80:
+        return length, pos + 1
+    width = length & 0x7F
+    if not 0 < width <= 2:
+        raise ApduError("unsupported length")
+    return int.from_bytes(data[pos + 1 : pos + 1 + width]), pos + 1 + width
+
+
 def scan(apdu: bytes) -> Scan:
     """Scan a plaintext data-notification into fields; ``ApduError`` if unsupported."""
     data = apdu
@@ -110,15 +120,8 @@ def scan(apdu: bytes) -> Scan:
         pos += 1
         if stack:
             stack[-1][0] -= 1
-        if tag == 0x01 or tag == 0x02:
-            count = data[pos]
-            pos += 1
-            if count & 0x80:
-                width = count & 0x7F
-                if not 0 < width <= 2:
-                    raise ApduError("unsupported length")
-                count = int.from_bytes(data[pos : pos + width])
-                pos += width
+        if tag in {0x01, 0x02}:
+            count, pos = _length(data, pos)
             if stack:
                 stack[-1][2] = False
             if len(stack) >= MAX_DEPTH or count > size - pos:
@@ -128,15 +131,8 @@ def scan(apdu: bytes) -> Scan:
         number = numbers.get(tag)
         if number is not None:
             code, length = number
-        elif tag == 0x09 or tag == 0x0A:
-            length = data[pos]
-            pos += 1
-            if length & 0x80:
-                width = length & 0x7F
-                if not 0 < width <= 2:
-                    raise ApduError("unsupported length")
-                length = int.from_bytes(data[pos : pos + width])
-                pos += width
+        elif tag in {0x09, 0x0A}:
+            length, pos = _length(data, pos)
             code = f"{length}s"
             if tag == 0x0A:
                 visible.append(len(leaf_fields))
@@ -182,7 +178,9 @@ class Layout:
 
 
 def _leaves(found: Scan, fields: tuple[Any, ...]) -> list[Value]:
-    leaves: list[Value] = [fields[field] if field >= 0 else None for field in found.leaf_fields]
+    leaves: list[Value] = [
+        fields[field] if field >= 0 else None for field in found.leaf_fields
+    ]
     for leaf in found.visible:
         raw = leaves[leaf]
         assert isinstance(raw, bytes)
@@ -217,15 +215,23 @@ class LayoutCache:
             ):
                 self.hits += 1
                 push_field = layout.push_field
-                push = parse_datetime(fields[push_field]) if push_field is not None else None
-                return layout.plan.apply(fields, frame_format, push, encrypted=encrypted)
+                push = (
+                    parse_datetime(fields[push_field])
+                    if push_field is not None
+                    else None
+                )
+                return layout.plan.apply(
+                    fields, frame_format, push, encrypted=encrypted
+                )
         try:
             found = scan(apdu)
-        except (ApduError, IndexError):
+        except ApduError, IndexError:
             return self._general(apdu, frame_format, vendor_hint, encrypted)
         fields = found.codec.unpack(apdu)
         leaves = _leaves(found, fields)
-        plan = compile_plan(leaves, tokens_from_leaves(leaves, found.groups), vendor_hint)
+        plan = compile_plan(
+            leaves, tokens_from_leaves(leaves, found.groups), vendor_hint
+        )
         push_field = found.push_field
         push = parse_datetime(fields[push_field]) if push_field is not None else None
         telegram = plan.apply(leaves, frame_format, push, encrypted=encrypted)

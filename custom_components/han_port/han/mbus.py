@@ -1,5 +1,6 @@
-"""M-Bus long frames (EN 13757-2) carrying DLMS/COSEM, as Austrian and some
-Swedish/Danish meters send them on their customer interface.
+"""M-Bus long frames (EN 13757-2) carrying DLMS/COSEM.
+
+Austrian and some Swedish and Danish meters send these on their customer interface.
 
 A DLMS APDU larger than one frame is split over several long frames; the CI
 field's low nibble counts the segment and bit 0x10 marks the last one.

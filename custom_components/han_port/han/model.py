@@ -150,7 +150,9 @@ _ABSTRACT[(42, 0, 0)] = Quantity.METER_NUMBER  # COSEM logical device name
 ENERGY_QUANTITIES = frozenset(q for q, unit in _BASE.values() if unit in {"Wh", "varh"})
 
 
-def quantity_for(obis: tuple[int, int, int, int, int, int]) -> tuple[Quantity, str] | None:
+def quantity_for(
+    obis: tuple[int, int, int, int, int, int],
+) -> tuple[Quantity, str] | None:
     """Return the quantity and SI unit an OBIS code stands for, if we know it."""
     a, _b, c, d, e, _f = obis
     if a == 0 or (c, d, e) == (0, 2, 129):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from .apdu import Notification
 from .axdr import DateTimeValue, Value, parse_datetime
@@ -184,14 +185,21 @@ def vendor_from_text(text: str) -> str | None:
 
 
 def _is_obis(value: Value) -> bool:
-    return type(value) is bytes and len(value) == 6 and value[0] <= 1 and value[5] == 0xFF
+    return (
+        type(value) is bytes and len(value) == 6 and value[0] <= 1 and value[5] == 0xFF
+    )
 
 
 def _is_scaler_unit(value: Value) -> bool:
     if type(value) is not tuple or len(value) != 2:
         return False
     scaler, unit = value
-    return type(scaler) is int and type(unit) is int and -20 <= scaler <= 20 and unit in UNITS
+    return (
+        type(scaler) is int
+        and type(unit) is int
+        and -20 <= scaler <= 20
+        and unit in UNITS
+    )
 
 
 def _is_capture_object(value: Value) -> bool:
@@ -283,7 +291,7 @@ def extract_items(tokens: list[Token]) -> tuple[list[Item], list[Token]]:
             unit: int | None = None
             if index < count and _is_scaler_unit(following := tokens[index][1]):
                 assert isinstance(following, tuple)
-                scaler, unit = following
+                scaler, unit = following  # type: ignore[assignment]
                 index += 1
             items.append(Item(_as_obis(token), value_leaf, value, scaler, unit))
         else:
@@ -373,16 +381,6 @@ def clock(value: Value) -> datetime | None:
     return None
 
 
-def _detect_vendor(texts: Iterable[Value], hint: str | None) -> str | None:
-    if hint:
-        return hint
-    for value in texts:
-        text = _text(value) if isinstance(value, (str, bytes)) else None
-        if text and (vendor := vendor_from_text(text)):
-            return vendor
-    return None
-
-
 # Plan operations: how one leaf becomes one reading.
 NUMBER, NUMBER_TEXT, CLOCK, TEXT = range(4)
 # Telegram fields a text reading also fills in.
@@ -413,13 +411,15 @@ class Plan:
     checks: tuple[int, ...] = ()
     used: frozenset[int] = field(default_factory=frozenset)
     _fast: _Prepared | None = field(default=None, repr=False, compare=False)
-    _texts: dict[Value, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _texts: dict[Value, str | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def rebind(self, position: Callable[[int], int]) -> Plan:
         """Return the plan with every leaf position mapped through ``position``."""
         return replace(
             self,
-            ops=[(op[0], position(op[1]), *op[2:]) for op in self.ops],  # type: ignore[misc]
+            ops=[(op[0], position(op[1]), *op[2:]) for op in self.ops],
             checks=tuple(position(pos) for pos in self.checks),
             _fast=None,
             _texts={},
@@ -441,11 +441,14 @@ class Plan:
         new = tuple.__new__
         for pos, key, quantity, unit in plain:
             readings[key] = new(Reading, (key, values[pos], unit, quantity))
-        for pos, key, quantity, unit, factor in scaled:
-            readings[key] = new(Reading, (key, values[pos] * factor, unit, quantity))  # type: ignore[operator]
+        for pos, key, quantity, unit, multiplier in scaled:
+            raw: Any = values[pos]
+            readings[key] = new(Reading, (key, raw * multiplier, unit, quantity))
         for pos, key, quantity, unit, factor, digits in rounded:
-            value = round(values[pos] * factor, digits)  # type: ignore[operator]
-            readings[key] = new(Reading, (key, value, unit, quantity))
+            raw = values[pos]
+            readings[key] = new(
+                Reading, (key, round(raw * factor, digits), unit, quantity)
+            )
         telegram = Telegram(
             format=frame_format,
             vendor=self.vendor,
@@ -458,7 +461,7 @@ class Plan:
         meter_time: datetime | None = None
         texts = self._texts
         for kind, pos, key, quantity, _unit, _scaler, describes in others:
-            raw = values[pos]
+            raw = values[pos]  # noqa: PLW2901 - one name for the leaf, whatever its type
             if kind == CLOCK:
                 when = clock(raw)
                 if when is None:
@@ -466,12 +469,12 @@ class Plan:
                 readings[key] = new(Reading, (key, when, None, quantity))
                 meter_time = when
                 continue
-            text = texts.get(raw)  # type: ignore[arg-type]
+            text = texts.get(raw)
             if text is None:
                 text = str(raw) if kind == NUMBER_TEXT else _text(raw)
                 if len(texts) > 64:
                     texts.clear()
-                texts[raw] = text  # type: ignore[index]
+                texts[raw] = text
             if text is None:
                 continue
             readings[key] = new(Reading, (key, text, None, quantity))
@@ -539,7 +542,9 @@ def compile_plan(
     plan.list_type = classify_list(op[3] for op in plan.ops)
     plan.used = frozenset(used)
     plan.checks = tuple(
-        leaf for leaf, value in enumerate(leaves) if leaf not in used or leaf == vendor_leaf
+        leaf
+        for leaf, value in enumerate(leaves)
+        if leaf not in used or leaf == vendor_leaf
     )
     return plan
 
@@ -565,14 +570,18 @@ def _plan_item(plan: Plan, item: Item, scalers: dict[str, int], used: set[int]) 
             used.add(item.leaf)
         return
     if isinstance(value, (str, bytes)):
-        plan.ops.append((TEXT, item.leaf, key, quantity, None, 0, _DESCRIBES.get(quantity)))
+        plan.ops.append(
+            (TEXT, item.leaf, key, quantity, None, 0, _DESCRIBES.get(quantity))
+        )
         used.add(item.leaf)
         return
     if type(value) is not int and type(value) is not float:
         return
     used.add(item.leaf)
     if quantity in _TEXT_QUANTITIES:
-        plan.ops.append((NUMBER_TEXT, item.leaf, key, quantity, None, 0, _DESCRIBES.get(quantity)))
+        plan.ops.append(
+            (NUMBER_TEXT, item.leaf, key, quantity, None, 0, _DESCRIBES.get(quantity))
+        )
         return
     si_unit = known[1] if known else (UNITS.get(item.unit, "") if item.unit else None)
     scaler = item.scaler
@@ -597,7 +606,9 @@ def _plan_unlabelled(plan: Plan, leftovers: list[Token], used: set[int]) -> None
     if not any(op[0] == CLOCK for op in plan.ops):
         for leaf, value in leftovers:
             if isinstance(value, DateTimeValue) or (
-                isinstance(value, bytes) and len(value) == 12 and clock(value) is not None
+                isinstance(value, bytes)
+                and len(value) == 12
+                and clock(value) is not None
             ):
                 key = format_obis(_CLOCK)
                 plan.ops.append((CLOCK, leaf, key, Quantity.METER_CLOCK, None, 0, None))
@@ -609,7 +620,9 @@ def _plan_unlabelled(plan: Plan, leftovers: list[Token], used: set[int]) -> None
         text = _text(last)
         if text and text.isalnum():
             key = format_obis(_METER_ID)
-            plan.ops.append((TEXT, last_leaf, key, Quantity.METER_ID, None, 0, "meter_id"))
+            plan.ops.append(
+                (TEXT, last_leaf, key, Quantity.METER_ID, None, 0, "meter_id")
+            )
             used.add(last_leaf)
 
 

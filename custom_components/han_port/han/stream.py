@@ -10,12 +10,12 @@ the next byte after its start, where the next frame may already wait.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+import re
 
 from . import hdlc, mbus
-from .crc import crc16_x25
 from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, decode_apdu, strip_llc, unwrap
+from .crc import crc16_x25
 from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
 from .layout import LayoutCache
 from .model import FrameFormat, Telegram
@@ -26,9 +26,12 @@ MAX_P1_LENGTH = 8192
 MAX_APDU_LENGTH = 64 * 1024
 
 _CANDIDATE = re.compile(rb"[\x7e\x68/]")
-_P1_HEAD = re.compile(rb"/[A-Za-z]{3}\d")
-_P1_BAD = re.compile(rb"[^\x20-\x7e\r\n\t]")
-_P1_END = re.compile(rb"![0-9A-Fa-f]{0,4}\r?\n")
+# IEC 62056-21 identification: "/", a three-letter manufacturer flag, then text.
+_P1_HEAD = re.compile(rb"/[A-Za-z]{3}[\x20-\x7e]")
+_P1_BAD = re.compile(rb"[\x00\x7f-\xff]")
+# The telegram ends with "!" and a CRC of four hex digits (unpadded by a few
+# meters, absent on old ones) before the line end.
+_P1_END = re.compile(rb"![0-9A-Fa-f]{4}|![0-9A-Fa-f]{0,3}\r?\n")
 
 
 @dataclass(slots=True)
@@ -108,7 +111,9 @@ class StreamDecoder:
 
     # HDLC -----------------------------------------------------------------
 
-    def _try_hdlc(self, buffer: bytearray, start: int, out: list[Telegram]) -> int | None:
+    def _try_hdlc(
+        self, buffer: bytearray, start: int, out: list[Telegram]
+    ) -> int | None:
         available = len(buffer) - start
         if start == 0 and self._pending_hdlc:
             total, info = self._pending_hdlc  # header checked on an earlier read
@@ -116,15 +121,18 @@ class StreamDecoder:
         else:
             if available < 3:
                 return None
-            total = hdlc.declared_length(buffer[start + 1], buffer[start + 2])
-            if total is None:
+            declared = hdlc.declared_length(buffer[start + 1], buffer[start + 2])
+            if declared is None:
                 return 0
-            info = hdlc.check_header(buffer, start, min(len(buffer), start + total))
-            if info is None:
+            checked = hdlc.check_header(
+                buffer, start, min(len(buffer), start + declared)
+            )
+            if checked is None:
                 return None
-            if not info:
+            if not checked:
                 self.stats.checksum_errors += 1
                 return 0
+            total, info = declared, checked
         # Wait for the byte after the frame: its closing flag or, when a reader
         # dropped that, the next frame's opening flag. Requiring a flag there
         # adds eight bits of protection against a line-noise frame passing the FCS.
@@ -143,7 +151,6 @@ class StreamDecoder:
             return total - 1  # leave the closing flag: it may open the next frame
         try:
             hdlc.parse_hdlc(bytes(buffer[start : start + total]))
-            raise FrameError("no flag after the HDLC frame")
         except ChecksumError as err:
             repaired = self._repair_crlf(buffer, start, total)
             if repaired is None:
@@ -156,6 +163,11 @@ class StreamDecoder:
         except FrameError as err:
             self.stats.frame_errors += 1
             self.last_error = err
+            return 0
+        else:
+            # The checksums hold but no flag follows: a frame invented by noise.
+            self.stats.frame_errors += 1
+            self.last_error = FrameError("no flag after the HDLC frame")
             return 0
         parsed = hdlc.parse_hdlc(frame)
         self.stats.repaired_frames += 1
@@ -194,7 +206,9 @@ class StreamDecoder:
             return None
         return frame, index - 1
 
-    def _hdlc_payload(self, segmented: bool, information: bytes, out: list[Telegram]) -> None:
+    def _hdlc_payload(
+        self, segmented: bool, information: bytes, out: list[Telegram]
+    ) -> None:
         segments = self._hdlc_segments
         if segmented:
             segments.append(information)
@@ -211,7 +225,9 @@ class StreamDecoder:
 
     # M-Bus ----------------------------------------------------------------
 
-    def _try_mbus(self, buffer: bytearray, start: int, out: list[Telegram]) -> int | None:
+    def _try_mbus(
+        self, buffer: bytearray, start: int, out: list[Telegram]
+    ) -> int | None:
         if len(buffer) - start < 4:
             return None
         total = mbus.declared_length(buffer, start)
@@ -281,7 +297,9 @@ class StreamDecoder:
 
     # APDU -----------------------------------------------------------------
 
-    def _apdu(self, data: bytes, frame_format: FrameFormat, out: list[Telegram]) -> None:
+    def _apdu(
+        self, data: bytes, frame_format: FrameFormat, out: list[Telegram]
+    ) -> None:
         data = strip_llc(data)
         try:
             if data[:1] == bytes((BLOCK_TRANSFER,)):
@@ -299,7 +317,9 @@ class StreamDecoder:
                 )
             except ApduError as err:
                 if encrypted:
-                    raise DecryptionError("decrypted data is not valid (wrong key?)") from err
+                    raise DecryptionError(
+                        "decrypted data is not valid (wrong key?)"
+                    ) from err
                 raise
         except DecryptionError as err:
             self.stats.decryption_errors += 1
