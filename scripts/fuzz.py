@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from custom_components.han_port.han.apdu import Keys  # noqa: E402
+from custom_components.han_port.han.model import Telegram  # noqa: E402
 from custom_components.han_port.han.simulator import MeterSimulator  # noqa: E402
 from custom_components.han_port.han.stream import StreamDecoder  # noqa: E402
 
@@ -44,7 +45,16 @@ def _corpus_seeds() -> list[tuple[bytes, Keys | None]]:
             if not entry.get("p1_crc_ok"):
                 continue  # CRC-less P1 cannot detect damage; it is flagged unverified
             data = entry["text"].encode("latin-1")
-        elif entry["format"].startswith(("hdlc", "mbus")):
+        elif entry["format"].startswith("hdlc"):
+            if not (entry["fcs_ok"] and entry["hdlc"]["hcs_ok"]):
+                continue  # seeds are intact frames; damage is what the fuzzer adds
+            data = bytes.fromhex(entry["hex"])
+        elif entry["format"].startswith("mbus"):
+            checks = ("mbus_checksum_ok", "mbus_length_ok", "mbus_stop_ok")
+            if not all(
+                segment.get(check) for segment in entry["mbus"] for check in checks
+            ):
+                continue
             data = bytes.fromhex(entry["hex"])
         else:
             continue
@@ -89,6 +99,13 @@ def _mutate(rng: random.Random, frame: bytes) -> bytes:
         )
     position = rng.randrange(1, len(data) - 2)
     return bytes(data[:position]) + bytes(data[position + rng.randint(1, 3) :])
+
+
+def _key(telegram: Telegram) -> str:
+    """Identify a telegram by its content; the vendor a stream remembered may differ."""
+    data = telegram.to_json()
+    data.pop("vendor")
+    return json.dumps(data, sort_keys=True)
 
 
 def _crc_x25(data: bytes) -> int:
@@ -154,7 +171,7 @@ def _explained(stream: bytes, keys: Keys | None, telegram: str) -> bool:
     for count in range(1, len(frames) + 1):
         decoder = StreamDecoder(keys)
         for out in decoder.feed(b"".join(frames[:count])):
-            if json.dumps(out.to_json(), sort_keys=True) == telegram:
+            if _key(out) == telegram:
                 return True
     return False
 
@@ -170,9 +187,7 @@ def run(count: int, seed: int) -> int:
     for keys, frames in groups:
         for frame in frames:
             decoder = StreamDecoder(keys)
-            originals.update(
-                json.dumps(t.to_json(), sort_keys=True) for t in decoder.feed(frame)
-            )
+            originals.update(_key(t) for t in decoder.feed(frame))
     failures = 0
     telegrams = 0
     accidental = 0
@@ -197,7 +212,7 @@ def run(count: int, seed: int) -> int:
                 size = rng.choice((1, 2, 7, 32, 256, 4096))
                 for telegram in decoder.feed(stream[position : position + size]):
                     telegrams += 1
-                    text = json.dumps(telegram.to_json(), sort_keys=True)
+                    text = _key(telegram)
                     if text in originals:
                         continue
                     if _explained(stream, keys, text):
