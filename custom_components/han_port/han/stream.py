@@ -237,14 +237,8 @@ class StreamDecoder:
             return None
         try:
             frame = mbus.parse_mbus(bytes(buffer[start : start + total]))
-        except ChecksumError as err:
-            self.stats.checksum_errors += 1
-            self.last_error = err
-            return 0
         except FrameError as err:
-            self.stats.frame_errors += 1
-            self.last_error = err
-            return 0
+            return self._reject(err)
         self.stats.frames += 1
         if not frame.is_dlms_segment:
             self._error(ApduError(f"M-Bus CI 0x{frame.ci:02x} carries no DLMS data"))
@@ -283,14 +277,8 @@ class StreamDecoder:
         end = end_match.end()
         try:
             telegram = parse_p1(bytes(buffer[start:end]))
-        except ChecksumError as err:
-            self.stats.checksum_errors += 1
-            self.last_error = err
-            return 0
         except FrameError as err:
-            self.stats.frame_errors += 1
-            self.last_error = err
-            return 0
+            return self._reject(err)
         self.stats.frames += 1
         self._emit(telegram, out)
         return end - start
@@ -335,6 +323,15 @@ class StreamDecoder:
             self.vendor = telegram.vendor
         self.stats.telegrams += 1
         out.append(telegram)
+
+    def _reject(self, err: FrameError) -> int:
+        """Count a frame that failed its checks; scanning resumes after its start."""
+        if isinstance(err, ChecksumError):
+            self.stats.checksum_errors += 1
+        else:
+            self.stats.frame_errors += 1
+        self.last_error = err
+        return 0
 
     def _error(self, err: HanError) -> None:
         self.stats.apdu_errors += 1
