@@ -80,6 +80,9 @@ class StreamDecoder:
         """Add received bytes; return the telegrams completed by them."""
         buffer = self._buffer
         buffer += data
+        pending = self._pending_hdlc
+        if pending is not None and len(buffer) < pending[0]:
+            return []  # most reads land inside a frame whose header is checked
         telegrams: list[Telegram] = []
         pos = 0
         length = len(buffer)
