@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from .apdu import Notification
@@ -381,6 +382,8 @@ def clock(value: Value) -> datetime | None:
     return None
 
 
+# Pushes of one layout after which its plan is compiled to code.
+COMPILE_AFTER = 16
 # Plan operations: how one leaf becomes one reading.
 NUMBER, NUMBER_TEXT, CLOCK, TEXT = range(4)
 # Telegram fields a text reading also fills in.
@@ -410,6 +413,8 @@ class Plan:
     list_version: str | None = None
     checks: tuple[int, ...] = ()
     used: frozenset[int] = field(default_factory=frozenset)
+    reused: bool = False
+    _uses: int = field(default=0, repr=False, compare=False)
     _fast: _Prepared | None = field(default=None, repr=False, compare=False)
     _texts: dict[Value, str | None] = field(
         default_factory=dict, repr=False, compare=False
@@ -421,6 +426,8 @@ class Plan:
             self,
             ops=[(op[0], position(op[1]), *op[2:]) for op in self.ops],
             checks=tuple(position(pos) for pos in self.checks),
+            reused=True,
+            _uses=0,
             _fast=None,
             _texts={},
         )
@@ -434,21 +441,13 @@ class Plan:
         encrypted: bool = False,
     ) -> Telegram:
         """Build the telegram for one push from the values at the plan's positions."""
-        if self._fast is None:
-            self._fast = _prepare(self.ops)
-        plain, scaled, rounded, others = self._fast
-        readings: dict[str, Reading] = {}
+        self._uses += 1
+        if self._fast is None or self._uses == COMPILE_AFTER:
+            # Generating code pays off only for a layout that keeps coming back.
+            self._fast = _prepare(self.ops, self.reused and self._uses >= COMPILE_AFTER)
+        numbers, others = self._fast
+        readings = numbers(values)
         new = tuple.__new__
-        for pos, key, quantity, unit in plain:
-            readings[key] = new(Reading, (key, values[pos], unit, quantity))
-        for pos, key, quantity, unit, multiplier in scaled:
-            raw: Any = values[pos]
-            readings[key] = new(Reading, (key, raw * multiplier, unit, quantity))
-        for pos, key, quantity, unit, factor, digits in rounded:
-            raw = values[pos]
-            readings[key] = new(
-                Reading, (key, round(raw * factor, digits), unit, quantity)
-            )
         telegram = Telegram(
             format=frame_format,
             vendor=self.vendor,
@@ -484,31 +483,59 @@ class Plan:
         return telegram
 
 
-type _Prepared = tuple[
-    list[tuple[int, str, Quantity | None, str | None]],
-    list[tuple[int, str, Quantity | None, str | None, int]],
-    list[tuple[int, str, Quantity | None, str | None, float, int]],
-    list[Op],
-]
+type _Numbers = Callable[[Sequence[Value]], dict[str, Reading]]
 
 
-def _prepare(ops: list[Op]) -> _Prepared:
-    """Sort ops by kind so ``apply`` runs tight loops without branching per value."""
-    plain: list[tuple[int, str, Quantity | None, str | None]] = []
-    scaled: list[tuple[int, str, Quantity | None, str | None, int]] = []
-    rounded: list[tuple[int, str, Quantity | None, str | None, float, int]] = []
+def _numbers_loop(ops: list[Op], values: Sequence[Value]) -> dict[str, Reading]:
+    readings: dict[str, Reading] = {}
+    for _kind, pos, key, quantity, unit, scaler, _describes in ops:
+        raw: Any = values[pos]
+        if scaler > 0:
+            raw *= 10**scaler
+        elif scaler < 0:
+            raw = round(raw * 10.0**scaler, -scaler)
+        readings[key] = tuple.__new__(Reading, (key, raw, unit, quantity))
+    return readings
+
+
+type _Prepared = tuple[_Numbers, list[Op]]
+
+
+def _prepare(ops: list[Op], compiled: bool) -> _Prepared:
+    """Prepare the number ops: a loop, or one generated function for reused plans.
+
+    A push carries up to forty numbers; one generated dict display (the way
+    ``collections.namedtuple`` generates code) costs a fraction of a loop that
+    unpacks an op per value. Only OBIS keys (digits and dots) are written into
+    the source; everything else is passed in as constants.
+    """
+    if not compiled:
+        numbers = [op for op in ops if op[0] == NUMBER]
+        return partial(_numbers_loop, numbers), [op for op in ops if op[0] != NUMBER]
+    constants: dict[str, object] = {"new": tuple.__new__, "R": Reading, "round": round}
+    entries: list[str] = []
     others: list[Op] = []
-    for op in ops:
+    for index, op in enumerate(ops):
         kind, pos, key, quantity, unit, scaler, _describes = op
         if kind != NUMBER:
             others.append(op)
-        elif scaler == 0:
-            plain.append((pos, key, quantity, unit))
-        elif scaler > 0:
-            scaled.append((pos, key, quantity, unit, 10**scaler))
-        else:
-            rounded.append((pos, key, quantity, unit, 10.0**scaler, -scaler))
-    return plain, scaled, rounded, others
+            continue
+        if not key.replace(".", "").isdigit():  # pragma: no cover - keys are OBIS codes
+            raise ValueError(f"unexpected reading key {key!r}")
+        constants[f"q{index}"] = quantity
+        constants[f"u{index}"] = unit
+        value = f"v[{pos:d}]"
+        if scaler > 0:
+            value = f"{value} * {10**scaler:d}"
+        elif scaler < 0:
+            value = f"round({value} * {10.0**scaler!r}, {-scaler:d})"
+        entries.append(f"'{key}': new(R, ('{key}', {value}, u{index}, q{index})),")
+    source = "def numbers(v):\n    return {\n" + "\n".join(
+        f"        {e}" for e in entries
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source + "\n    }\n", "<han-port plan>", "exec"), constants, namespace)  # noqa: S102
+    return namespace["numbers"], others
 
 
 def compile_plan(
