@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from custom_components.han_port.han.crc import crc16_arc
 from custom_components.han_port.han.stream import StreamDecoder
@@ -106,6 +106,9 @@ def test_a_flipped_bit_never_yields_values(index: int, position: int, bit: int) 
     # A P1 telegram ends at its CRC; the line end after it is not part of it.
     inner = len(frame) - (3 if frame[:1] == b"/" else 2)
     position = 1 + position % inner
+    # The P1 CRC is hex text: a letter digit changing case is the same CRC.
+    crc_digit = frame[:1] == b"/" and position > frame.rindex(b"!")
+    assume(not (crc_digit and bit == 5 and chr(frame[position]) in "ABCDEFabcdef"))
     frame[position] ^= 1 << bit
     telegrams = StreamDecoder().feed(bytes(frame) + b"\x7e")
     assert telegrams == []
