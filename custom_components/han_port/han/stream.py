@@ -26,6 +26,7 @@ MAX_P1_LENGTH = 8192
 MAX_APDU_LENGTH = 64 * 1024
 
 _CANDIDATE = re.compile(rb"[\x7e\x68/]")
+_STARTS = frozenset(b"\x7e\x68/")
 # IEC 62056-21 identification: "/", a three-letter manufacturer flag, then text.
 _P1_HEAD = re.compile(rb"/[A-Za-z]{3}[\x20-\x7e]")
 _P1_BAD = re.compile(rb"[\x00\x7f-\xff]")
@@ -87,14 +88,21 @@ class StreamDecoder:
         pos = 0
         length = len(buffer)
         while pos < length:
-            match = _CANDIDATE.search(buffer, pos)
-            if match is None:
-                self.stats.discarded_bytes += length - pos
-                pos = length
-                break
-            start = match.start()
-            self.stats.discarded_bytes += start - pos
-            first = buffer[start]
+            first = buffer[pos]
+            if first == 0x7E and pos + 1 < length and buffer[pos + 1] == 0x7E:
+                pos += 1  # a closing flag followed by the next opening flag
+                continue
+            if first in _STARTS:
+                start = pos
+            else:
+                match = _CANDIDATE.search(buffer, pos)
+                if match is None:
+                    self.stats.discarded_bytes += length - pos
+                    pos = length
+                    break
+                start = match.start()
+                self.stats.discarded_bytes += start - pos
+                first = buffer[start]
             if first == 0x7E:
                 step = self._try_hdlc(buffer, start, telegrams)
             elif first == 0x68:
