@@ -2,8 +2,9 @@
 
 Both decoders get the same byte stream (the Norwegian and Swedish checksum-valid
 HDLC frames of the corpus, back to back, in 64-byte reads as a serial port
-delivers them) and produce decoded telegrams. Rounds alternate between the two
-the median of the per-round ratios is reported, so machine noise hits both alike.
+delivers them) and produce decoded telegrams. Each round times the two back to
+back and the median of the per-round ratios is reported, so machine noise hits
+both alike.
 
 Two figures are measured: the first pass, where every decoder is new and every
 list layout is seen for the first time, and the steady state, where the same
