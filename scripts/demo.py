@@ -90,7 +90,7 @@ def main() -> int:
                     print(_row(telegram), flush=True)
                 position += size
     except KeyboardInterrupt:
-        pass
+        print()  # Ctrl+C ends the demo; the summary follows
     stats = decoder.stats
     print(f"{stats.telegrams} telegrams, {stats.checksum_errors} checksum errors")
     return 0

@@ -108,22 +108,22 @@ def _key(telegram: Telegram) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def _crc_x25(data: bytes) -> int:
-    crc = 0xFFFF
+def _reflected_crc16(data: bytes, poly: int, start: int, final: int) -> int:
+    """Bitwise reference CRC, independent of the decoder's table and C code."""
+    crc = start
     for byte in data:
         crc ^= byte
         for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return crc ^ 0xFFFF
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+    return crc ^ final
+
+
+def _crc_x25(data: bytes) -> int:
+    return _reflected_crc16(data, 0x8408, 0xFFFF, 0xFFFF)
 
 
 def _crc_arc(data: bytes) -> int:
-    crc = 0
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    return _reflected_crc16(data, 0xA001, 0, 0)
 
 
 def _valid_frames(stream: bytes) -> list[bytes]:

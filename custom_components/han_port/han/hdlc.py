@@ -50,12 +50,11 @@ def _address(content: bytes, pos: int, end: int) -> int:
     raise FrameError("invalid HDLC address")
 
 
-def parse_hdlc(frame: bytes, *, header_checked: bool = False) -> HdlcFrame:
+def parse_hdlc(frame: bytes) -> HdlcFrame:
     """Check and split one frame that starts with its opening flag.
 
     The closing flag may be missing (some readers drop it); the length field,
-    HCS and FCS decide. ``header_checked`` skips the HCS that ``check_header``
-    already verified. Raises ``ChecksumError`` or ``FrameError``.
+    HCS and FCS decide. Raises ``ChecksumError`` or ``FrameError``.
     """
     if len(frame) < 3 or frame[0] != FLAG:
         raise FrameError("no HDLC opening flag")
@@ -75,7 +74,7 @@ def parse_hdlc(frame: bytes, *, header_checked: bool = False) -> HdlcFrame:
     info_start = control_pos + 3  # control, HCS (2)
     if info_start <= end - 2:
         hcs = int.from_bytes(frame[control_pos + 1 : info_start], "little")
-        if not header_checked and crc16_x25(frame[1 : control_pos + 1]) != hcs:
+        if crc16_x25(frame[1 : control_pos + 1]) != hcs:
             raise ChecksumError("HDLC HCS mismatch")
         information = frame[info_start : end - 2]
     else:

@@ -25,7 +25,7 @@ from .apdu import DATA_NOTIFICATION, decode_apdu
 from .axdr import Value, parse_datetime
 from .errors import ApduError
 from .model import FrameFormat, Telegram
-from .profiles import Plan, compile_plan, leaves_of, tokens_from_leaves, tokens_of
+from .profiles import Plan, build_telegram, compile_plan, tokens_from_leaves
 
 # A-XDR tags of fixed-size numbers: struct code and size.
 _NUMBERS: dict[int, tuple[str, int]] = {
@@ -259,10 +259,8 @@ class LayoutCache:
         apdu: bytes, frame_format: FrameFormat, vendor_hint: str | None, encrypted: bool
     ) -> Telegram:
         notification = decode_apdu(apdu)
-        leaves = leaves_of(notification.body)
-        plan = compile_plan(leaves, tokens_of(notification.body), vendor_hint)
-        push = notification.timestamp.to_datetime() if notification.timestamp else None
-        return plan.apply(leaves, frame_format, push, encrypted=encrypted)
+        notification.encrypted = encrypted
+        return build_telegram(notification, frame_format, vendor_hint=vendor_hint)
 
     def _remember(self, length: int, layout: Layout) -> None:
         self._layouts.setdefault(length, []).insert(0, layout)

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import re
 
 from . import hdlc, mbus
-from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, decode_apdu, strip_llc, unwrap
+from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, strip_llc, unwrap
 from .crc import crc16_x25
 from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
 from .layout import LayoutCache
 from .model import FrameFormat, Telegram
 from .p1 import parse_p1
-from .profiles import build_telegram, vendor_from_text
+from .profiles import vendor_from_text
 
 MAX_P1_LENGTH = 8192
 MAX_APDU_LENGTH = 64 * 1024
@@ -118,6 +118,12 @@ class StreamDecoder:
             else:
                 pos = start + step
         del buffer[:pos]
+        return telegrams
+
+    def feed_apdu(self, data: bytes) -> list[Telegram]:
+        """Decode one APDU that arrived without link framing (LLC header optional)."""
+        telegrams: list[Telegram] = []
+        self._apdu(data, FrameFormat.DLMS, telegrams)
         return telegrams
 
     # HDLC -----------------------------------------------------------------
@@ -361,11 +367,9 @@ def decode_frame(data: bytes, keys: Keys | None = None) -> list[Telegram]:
     if telegrams:
         return telegrams
     if decoder.stats.frames == 0 and data[:1] not in (b"\x7e", b"\x68", b"/"):
-        notification = decode_apdu(data, keys)
-        hint = None
-        if notification.system_title:
-            hint = vendor_from_text(notification.system_title[:3].decode("latin-1"))
-        return [build_telegram(notification, FrameFormat.DLMS, vendor_hint=hint)]
+        decoder = StreamDecoder(keys)
+        if telegrams := decoder.feed_apdu(data):
+            return telegrams
     if decoder.last_error is not None:
         raise decoder.last_error
     if decoder.stats.frames:
