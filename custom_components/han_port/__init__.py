@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
+from .coordinator import HanConfigEntry, HanCoordinator
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up HAN Port from a config entry.
+PLATFORMS: list[Platform] = [Platform.SENSOR]
 
-    Home Assistant treats anything but True as a failed setup.
+
+async def async_setup_entry(hass: HomeAssistant, entry: HanConfigEntry) -> bool:
+    """Open the meter's port and create its sensors.
+
+    Returns True: Home Assistant before 2026.11 treats anything else as a
+    failed setup.
     """
+    coordinator = HanCoordinator(hass, entry)
+    await coordinator.async_start()
+    entry.runtime_data = coordinator
+    entry.async_on_unload(coordinator.async_stop)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Unload a config entry; nothing is held open yet."""
-    return True
+async def async_unload_entry(hass: HomeAssistant, entry: HanConfigEntry) -> bool:
+    """Unload the sensors; the port is closed by the unload callback."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HanConfigEntry) -> None:
+    """Delete the saved register state of a removed meter."""
+    coordinator = HanCoordinator(hass, entry)
+    await coordinator.async_remove_store()

@@ -1,10 +1,29 @@
-"""Config flow for HAN Port."""
+"""Config flow: pick the port, and the integration listens to find out the rest."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, override
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    SerialPortSelector,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
 
 # Home Assistant validates with probatio since 2026.10 and types its flow
 # forms with it; older releases use voluptuous, which has the same API.
@@ -13,25 +32,319 @@ try:
 except ImportError:  # pragma: no cover - Home Assistant before 2026.10
     import voluptuous as vol  # type: ignore[no-redef]
 
-from .const import CONF_PORT, DOMAIN
+from .connection import redact_url
+from .const import (
+    BAUDRATES,
+    CONF_AUTHENTICATION_KEY,
+    CONF_BAUDRATE,
+    CONF_CURRENT_SCALE,
+    CONF_ENCRYPTION_KEY,
+    CONF_ENERGY_SCALE,
+    CONF_MAIN_FUSE,
+    CONF_MODEL,
+    CONF_PARITY,
+    CONF_PORT,
+    CONF_POWER_SCALE,
+    CONF_VENDOR,
+    DEFAULT_MAIN_FUSE,
+    DOMAIN,
+    PARITIES,
+)
+from .coordinator import HanConfigEntry, keys_from, manufacturer_name
+from .han.apdu import Keys
+from .probe import AUTO_CANDIDATES, PortUnavailable, ProbeResult, probe
 
-STEP_USER_DATA_SCHEMA = vol.Schema({vol.Required(CONF_PORT): str})
+_KEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+def _parse_key(text: str | None) -> bytes | None:
+    """Return a 16-byte AES key written as hex (spaces and colons allowed)."""
+    if not text:
+        return None
+    cleaned = "".join(ch for ch in text if ch not in " :-").lower()
+    try:
+        key = bytes.fromhex(cleaned)
+    except ValueError:
+        return None
+    return key if len(key) == 16 else None
 
 
 class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Ask for the serial port or network URL the meter's HAN adapter is on."""
+    """Add a meter: the port first, then listening tells the rest."""
 
     VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing known."""
+        self._port = ""
+        self._candidates: tuple[tuple[int, str], ...] = AUTO_CANDIDATES
+        self._keys: Keys | None = None
+        self._key_text: dict[str, str] = {}
+        self._task: asyncio.Task[ProbeResult] | None = None
+        self._result: ProbeResult | None = None
+        self._error: str | None = None
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: HanConfigEntry) -> HanPortOptionsFlow:
+        """Return the options flow (scale factors, main fuse)."""
+        return HanPortOptionsFlow()
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Handle the step started by the user."""
+        """Ask for the port the HAN adapter is on."""
         if user_input is not None:
-            port = user_input[CONF_PORT].strip()
-            # One entry per port: two readers on one port would split its bytes.
-            await self.async_set_unique_id(port)
-            self._abort_if_unique_id_configured()
-            return self.async_create_entry(title=port, data={CONF_PORT: port})
+            self._port = user_input[CONF_PORT].strip()
+            self._candidates = AUTO_CANDIDATES
+            return await self.async_step_detect()
+        return self._port_form("user")
 
-        return self.async_show_form(step_id="user", data_schema=STEP_USER_DATA_SCHEMA)
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Move the meter to another port or URL; it must still be the same meter."""
+        entry = self._get_reconfigure_entry()
+        if user_input is not None:
+            self._port = user_input[CONF_PORT].strip()
+            stored = (int(entry.data[CONF_BAUDRATE]), str(entry.data[CONF_PARITY]))
+            self._candidates = (
+                stored,
+                *(candidate for candidate in AUTO_CANDIDATES if candidate != stored),
+            )
+            self._keys = keys_from(dict(entry.data))
+            return await self.async_step_detect()
+        self._port = self._port or entry.data[CONF_PORT]
+        return self._port_form("reconfigure")
+
+    def _port_form(self, step_id: str) -> ConfigFlowResult:
+        errors = {"base": self._error} if self._error else {}
+        self._error = None
+        schema = vol.Schema({vol.Required(CONF_PORT): SerialPortSelector()})
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {CONF_PORT: self._port} if self._port else {}
+            ),
+            errors=errors,
+        )
+
+    async def async_step_manual(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set baud rate and parity by hand when listening found nothing."""
+        if user_input is not None:
+            self._candidates = (
+                (int(user_input[CONF_BAUDRATE]), str(user_input[CONF_PARITY])),
+            )
+            return await self.async_step_detect()
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_BAUDRATE, default=str(BAUDRATES[0])): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[str(rate) for rate in BAUDRATES],
+                        mode=SelectSelectorMode.DROPDOWN,
+                        custom_value=True,
+                    )
+                ),
+                vol.Required(CONF_PARITY, default=PARITIES[0]): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(PARITIES),
+                        mode=SelectSelectorMode.LIST,
+                        translation_key="parity",
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="manual",
+            data_schema=schema,
+            description_placeholders={"port": redact_url(self._port)},
+        )
+
+    async def async_step_detect(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Listen on the port, showing progress, until the meter is identified."""
+        if self._task is None:
+            self._task = self.hass.async_create_task(
+                probe(self._port, self._candidates, keys=self._keys)
+            )
+        if not self._task.done():
+            return self.async_show_progress(
+                step_id="detect",
+                progress_action="listening",
+                progress_task=self._task,
+                description_placeholders={"port": redact_url(self._port)},
+            )
+        task, self._task = self._task, None
+        try:
+            self._result = result = task.result()
+        except PortUnavailable:
+            self._error = "cannot_connect"
+            return self.async_show_progress_done(next_step_id=self._port_step)
+        if result.settings is None:
+            return self.async_show_progress_done(next_step_id="not_found")
+        if result.needs_key or result.wrong_key:
+            if self._keys is not None:
+                self._error = "wrong_key"
+            return self.async_show_progress_done(next_step_id="encryption_key")
+        if result.identified is None:
+            return self.async_show_progress_done(next_step_id="no_meter_id")
+        return self.async_show_progress_done(next_step_id="found")
+
+    @property
+    def _port_step(self) -> str:
+        return "reconfigure" if self.source == SOURCE_RECONFIGURE else "user"
+
+    async def async_step_not_found(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Nothing valid was heard: say why that usually is, offer the ways on."""
+        return self.async_show_menu(
+            step_id="not_found",
+            menu_options=[self._port_step, "manual"],
+            description_placeholders=self._placeholders(),
+        )
+
+    async def async_step_no_meter_id(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Explain that valid data came but nothing named the meter."""
+        return self.async_show_menu(
+            step_id="no_meter_id",
+            menu_options=[self._port_step, "manual"],
+            description_placeholders=self._placeholders(),
+        )
+
+    async def async_step_encryption_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the keys of an encrypted meter; they are checked by decrypting."""
+        errors: dict[str, str] = {}
+        if self._error:
+            errors["base"], self._error = self._error, None
+        if user_input is not None:
+            encryption = _parse_key(user_input.get(CONF_ENCRYPTION_KEY))
+            authentication_text = user_input.get(CONF_AUTHENTICATION_KEY) or ""
+            authentication = _parse_key(authentication_text)
+            if encryption is None:
+                errors[CONF_ENCRYPTION_KEY] = "invalid_key"
+            elif authentication_text and authentication is None:
+                errors[CONF_AUTHENTICATION_KEY] = "invalid_key"
+            else:
+                self._keys = Keys(encryption, authentication)
+                self._key_text = {CONF_ENCRYPTION_KEY: encryption.hex()}
+                if authentication is not None:
+                    self._key_text[CONF_AUTHENTICATION_KEY] = authentication.hex()
+                assert self._result is not None and self._result.settings is not None
+                settings = self._result.settings
+                self._candidates = ((settings.baudrate, settings.parity),)
+                return await self.async_step_detect()
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_ENCRYPTION_KEY): _KEY_SELECTOR,
+                vol.Optional(CONF_AUTHENTICATION_KEY): _KEY_SELECTOR,
+            }
+        )
+        return self.async_show_form(
+            step_id="encryption_key",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=self._placeholders(),
+        )
+
+    async def async_step_found(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show what was found; the meter id becomes the entry's unique id."""
+        result = self._result
+        assert result is not None and result.settings is not None
+        telegram = result.identified
+        assert telegram is not None and telegram.meter_id is not None
+        found = result.describe()
+        await self.async_set_unique_id(telegram.meter_id)
+        data = {
+            CONF_PORT: self._port,
+            CONF_BAUDRATE: result.settings.baudrate,
+            CONF_PARITY: result.settings.parity,
+            **self._key_text,
+        }
+        if self.source == SOURCE_RECONFIGURE:
+            self._abort_if_unique_id_mismatch(reason="wrong_meter")
+            return self.async_update_reload_and_abort(
+                self._get_reconfigure_entry(), data_updates=data
+            )
+        self._abort_if_unique_id_configured()
+        if user_input is not None:
+            if vendor := found.get("vendor"):
+                data[CONF_VENDOR] = vendor
+            if model := found.get("model"):
+                data[CONF_MODEL] = model
+            return self.async_create_entry(title=self._title(found), data=data)
+        return self.async_show_form(
+            step_id="found",
+            description_placeholders=self._placeholders(),
+        )
+
+    def _title(self, found: dict[str, str]) -> str:
+        parts = [manufacturer_name(found.get("vendor")), found.get("model")]
+        title = " ".join(part for part in parts if part)
+        return title or "HAN meter"
+
+    def _placeholders(self) -> dict[str, str]:
+        placeholders = {
+            "port": redact_url(self._port),
+            "vendor": "-",
+            "model": "-",
+            "meter_id": "-",
+            "list_version": "-",
+            "lists": "-",
+            "format": "-",
+            "line": "-",
+        }
+        if self._result is not None:
+            found = self._result.describe()
+            if vendor := found.get("vendor"):
+                found["vendor"] = manufacturer_name(vendor) or vendor
+            placeholders |= {key: value for key, value in found.items() if value}
+        return placeholders
+
+
+class HanPortOptionsFlow(OptionsFlowWithReload):
+    """Scale factors for meters behind current transformers, and the main fuse."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save the options."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        scale = NumberSelector(
+            NumberSelectorConfig(
+                min=0.001, max=100000, step="any", mode=NumberSelectorMode.BOX
+            )
+        )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_POWER_SCALE, default=1.0): scale,
+                vol.Required(CONF_CURRENT_SCALE, default=1.0): scale,
+                vol.Required(CONF_ENERGY_SCALE, default=1.0): scale,
+                vol.Required(CONF_MAIN_FUSE, default=DEFAULT_MAIN_FUSE): NumberSelector(
+                    NumberSelectorConfig(
+                        min=6,
+                        max=4000,
+                        step=1,
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement="A",
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, self.config_entry.options
+            ),
+        )

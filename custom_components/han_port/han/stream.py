@@ -10,6 +10,7 @@ the next byte after its start, where the next frame may already wait.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 import re
 
@@ -56,11 +57,23 @@ class StreamDecoder:
     became complete. Memory is bounded by the largest frame a format allows.
     """
 
-    def __init__(self, keys: Keys | None = None, *, vendor: str | None = None) -> None:
-        """Set up an empty decoder; ``keys`` open encrypted meters."""
+    def __init__(
+        self,
+        keys: Keys | None = None,
+        *,
+        vendor: str | None = None,
+        keep_frames: int = 0,
+    ) -> None:
+        """Set up an empty decoder; ``keys`` open encrypted meters.
+
+        ``keep_frames`` keeps that many of the latest checksum-valid frames in
+        ``recent_frames`` so a bug report can carry them without debug logging.
+        """
         self.keys = keys
         self.vendor = vendor
         self.stats = DecoderStats()
+        self.recent_frames: deque[bytes] = deque(maxlen=keep_frames)
+        self._keep = keep_frames > 0
         self.last_error: HanError | None = None
         self._buffer = bytearray()
         self._hdlc_segments: list[bytes] = []
@@ -160,6 +173,8 @@ class StreamDecoder:
         fcs = buffer[end - 2] | (buffer[end - 1] << 8)
         if crc16_x25(buffer[start + 1 : end - 2]) == fcs and buffer[end] == hdlc.FLAG:
             self.stats.frames += 1
+            if self._keep:
+                self.recent_frames.append(bytes(buffer[start : end + 1]))
             self._hdlc_payload(
                 bool(buffer[start + 1] & hdlc.SEGMENTED),
                 bytes(buffer[start + info : end - 2]),
@@ -189,6 +204,8 @@ class StreamDecoder:
         parsed = hdlc.parse_hdlc(frame)
         self.stats.repaired_frames += 1
         self.stats.frames += 1
+        if self._keep:
+            self.recent_frames.append(frame)
         self._hdlc_payload(parsed.segmented, parsed.information, out)
         return consumed
 
@@ -257,6 +274,8 @@ class StreamDecoder:
         except FrameError as err:
             return self._reject(err)
         self.stats.frames += 1
+        if self._keep:
+            self.recent_frames.append(bytes(buffer[start : start + total]))
         if not frame.is_dlms_segment:
             self._error(ApduError(f"M-Bus CI 0x{frame.ci:02x} carries no DLMS data"))
             return total
@@ -297,6 +316,8 @@ class StreamDecoder:
         except FrameError as err:
             return self._reject(err)
         self.stats.frames += 1
+        if self._keep:
+            self.recent_frames.append(bytes(buffer[start:end]))
         self._emit(telegram, out)
         return end - start
 

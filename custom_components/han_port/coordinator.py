@@ -1,0 +1,492 @@
+"""The meter's state in Home Assistant: one listener, its telegrams, and what follows.
+
+Telegrams arrive pushed by the meter; the coordinator scales them for current
+transformers, passes energy registers through the guard, books hourly
+statistics, integrates the running hour, keeps availability honest and raises
+repair issues. Entities only read from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .connection import OPEN_ERRORS, HanListener, PortSettings, redact_url
+from .const import (
+    CONF_AUTHENTICATION_KEY,
+    CONF_BAUDRATE,
+    CONF_CURRENT_SCALE,
+    CONF_ENCRYPTION_KEY,
+    CONF_ENERGY_SCALE,
+    CONF_MAIN_FUSE,
+    CONF_MODEL,
+    CONF_PARITY,
+    CONF_PORT,
+    CONF_POWER_SCALE,
+    CONF_VENDOR,
+    DEFAULT_MAIN_FUSE,
+    DOMAIN,
+    ERROR_WINDOW_SECONDS,
+    LOGGER,
+    NO_DATA_ISSUE_SECONDS,
+    RECENT_FRAMES,
+)
+from .han.apdu import Keys
+from .han.model import Quantity, Telegram
+from .han.stream import StreamDecoder
+from .live import LiveHour
+from .registers import (
+    HOUR,
+    RegisterGuard,
+    RegisterReading,
+    Verdict,
+    energy_registers,
+    hour_boundary,
+    resolve_meter_clock,
+)
+from .statistics import HourlyStatistics
+
+type HanConfigEntry = ConfigEntry[HanCoordinator]
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 10
+# A reading this soon after an hour boundary is that hour's snapshot: List 3
+# comes 0-10 s after the hour, P1 meters push every 1-10 s.
+SNAPSHOT_WINDOW: Final = timedelta(minutes=5)
+CLEAR_REJECTION_AFTER: Final = 24  # accepted hourly readings
+
+MANUFACTURERS: Final = {
+    "aidon": "Aidon",
+    "kaifa": "Kaifa",
+    "kamstrup": "Kamstrup",
+    "iskraemeco": "Iskraemeco",
+    "landis_gyr": "Landis+Gyr",
+    "sagemcom": "Sagemcom",
+}
+
+_POWER_UNITS: Final = frozenset({"W", "var", "VA"})
+_ENERGY_UNITS: Final = frozenset({"Wh", "varh"})
+
+
+def manufacturer_name(vendor: str | None) -> str | None:
+    """Return how a vendor writes its own name."""
+    if vendor is None:
+        return None
+    return MANUFACTURERS.get(vendor, vendor.replace("_", " ").title())
+
+
+def mask_meter_id(meter_id: str | None) -> str | None:
+    """Mask a meter id (it identifies a household); the first digits name the maker."""
+    if not meter_id:
+        return meter_id
+    keep = 4 if len(meter_id) > 8 else 0
+    return meter_id[:keep] + "*" * (len(meter_id) - keep)
+
+
+def keys_from(data: dict[str, Any]) -> Keys | None:
+    """Return the decryption keys stored in entry data, if the meter needs them."""
+    encryption = data.get(CONF_ENCRYPTION_KEY)
+    if not encryption:
+        return None
+    authentication = data.get(CONF_AUTHENTICATION_KEY)
+    return Keys(
+        bytes.fromhex(encryption),
+        bytes.fromhex(authentication) if authentication else None,
+    )
+
+
+class HanCoordinator:
+    """Owns the connection to one meter and everything derived from its telegrams."""
+
+    def __init__(self, hass: HomeAssistant, entry: HanConfigEntry) -> None:
+        """Set up from the entry; nothing is opened until ``async_start``."""
+        self.hass = hass
+        self.entry = entry
+        data = entry.data
+        options = entry.options
+        self.meter_id: str = entry.unique_id or entry.entry_id
+        self.vendor: str | None = data.get(CONF_VENDOR)
+        self.model: str | None = data.get(CONF_MODEL)
+        self.list_version: str | None = None
+        self.port_label = redact_url(data[CONF_PORT])
+        self.settings = PortSettings(
+            data[CONF_PORT],
+            int(data.get(CONF_BAUDRATE, 2400)),
+            data.get(CONF_PARITY, "E"),
+        )
+        self.decoder = StreamDecoder(
+            keys_from(dict(data)), vendor=self.vendor, keep_frames=RECENT_FRAMES
+        )
+        self.listener = HanListener(
+            self.settings,
+            self.decoder,
+            on_telegram=self._telegram,
+            on_status=self._status,
+        )
+        self._scales = {
+            "power": float(options.get(CONF_POWER_SCALE, 1.0)),
+            "current": float(options.get(CONF_CURRENT_SCALE, 1.0)),
+            "energy": float(options.get(CONF_ENERGY_SCALE, 1.0)),
+        }
+        self.zone = ZoneInfo(hass.config.time_zone)
+        self.guard = RegisterGuard(
+            float(options.get(CONF_MAIN_FUSE, DEFAULT_MAIN_FUSE))
+        )
+        self.live = LiveHour(self.zone)
+        self.statistics = HourlyStatistics(hass, self.meter_id, entry.title)
+        self.values: dict[Quantity, Any] = {}
+        self.updated: frozenset[Quantity] = frozenset()
+        self.meter_clock: datetime | None = None
+        self.last_telegram: datetime | None = None
+        self.available = False
+        self.snapshot: RegisterReading | None = None
+        self.last_rejection: Verdict | None = None
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._new_quantity: Callable[[set[Quantity]], None] | None = None
+        self._seen: set[Quantity] = set()
+        self._down_logged = False
+        self._no_data_timer: CALLBACK_TYPE | None = None
+        self._rejection_logged: set[str] = set()
+        self._accepted_since_rejection = 0
+        self._window = (0, 0)
+        self._device_id: str | None = None
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
+
+    # Lifecycle -------------------------------------------------------------
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        """Return the meter's device: serial number is the meter id."""
+        return DeviceInfo(
+            identifiers={(DOMAIN, self.meter_id)},
+            name=self.entry.title,
+            manufacturer=manufacturer_name(self.vendor),
+            model=self.model,
+            serial_number=self.meter_id,
+            sw_version=self.list_version,
+        )
+
+    async def async_start(self) -> None:
+        """Restore state and open the port; ``ConfigEntryNotReady`` if it cannot."""
+        device = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, self.meter_id)},
+            name=self.entry.title,
+            manufacturer=manufacturer_name(self.vendor),
+            model=self.model,
+            serial_number=self.meter_id,
+        )
+        self._device_id = device.id
+        self.list_version = self.list_version or device.sw_version
+        stored = await self._store.async_load() or {}
+        if "guard" in stored:
+            self.guard.last = RegisterReading.from_dict(stored["guard"])
+        if "snapshot" in stored:
+            self.snapshot = RegisterReading.from_dict(stored["snapshot"])
+        await self.statistics.async_load(self.snapshot)
+        try:
+            await self.listener.async_open()
+        except OPEN_ERRORS as err:
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="cannot_open_port",
+                translation_placeholders={"port": self.port_label, "error": str(err)},
+            ) from err
+        self.entry.async_create_background_task(
+            self.hass, self.listener.async_run(), f"{DOMAIN} listener {self.port_label}"
+        )
+        self.entry.async_on_unload(
+            async_track_time_interval(
+                self.hass,
+                self._check_errors,
+                timedelta(seconds=ERROR_WINDOW_SECONDS),
+                cancel_on_shutdown=True,
+            )
+        )
+        self._schedule_no_data_issue()
+
+    async def async_stop(self) -> None:
+        """Close the port and save what the next start needs."""
+        await self.listener.async_close()
+        if self._no_data_timer is not None:
+            self._no_data_timer()
+            self._no_data_timer = None
+        await self._store.async_save(self._stored())
+
+    async def async_remove_store(self) -> None:
+        """Delete the saved state when the entry is removed."""
+        await self._store.async_remove()
+
+    # Listeners -------------------------------------------------------------
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` after each telegram and availability change."""
+        self._listeners.append(update)
+
+        def remove() -> None:
+            self._listeners.remove(update)
+
+        return remove
+
+    @callback
+    def async_set_new_quantity_callback(
+        self, new: Callable[[set[Quantity]], None]
+    ) -> None:
+        """Have the sensor platform add entities for quantities first seen later."""
+        self._new_quantity = new
+        self._seen.update(self.values)
+
+    def _notify(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    # Telegrams -------------------------------------------------------------
+
+    @callback
+    def _status(self, available: bool, reason: str | None) -> None:
+        if available:
+            if self._down_logged:
+                LOGGER.info("Meter data on %s is back", self.port_label)
+            self._down_logged = False
+            self.available = True
+            if self._no_data_timer is not None:
+                self._no_data_timer()
+                self._no_data_timer = None
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id("no_data"))
+        else:
+            if not self._down_logged:
+                LOGGER.warning(
+                    "No data from the meter on %s: %s; reconnecting",
+                    self.port_label,
+                    reason,
+                )
+                self._down_logged = True
+            self.available = False
+            self.live.stop()
+            self._schedule_no_data_issue()
+        self.updated = frozenset()
+        self._notify()
+
+    @callback
+    def _telegram(self, telegram: Telegram) -> None:
+        now = dt_util.utcnow()
+        self.last_telegram = now
+        values = self._scaled(telegram)
+        self._identify(telegram)
+        stated = telegram.meter_time or telegram.push_time
+        if stated is not None:
+            self.meter_clock = resolve_meter_clock(stated, now, self.zone)
+            values[Quantity.METER_CLOCK] = self.meter_clock
+        registers = energy_registers(values)
+        if registers:
+            for quantity in registers:
+                del values[quantity]
+            if self._registers(registers, stated, now):
+                values.update(registers)
+        power = values.get(Quantity.ACTIVE_POWER_IMPORT)
+        if isinstance(power, (int, float)):
+            self.live.add_power(now, float(power))
+        else:
+            self.live.advance(now)
+        self.values.update(values)
+        self.updated = frozenset(values)
+        if self._new_quantity is not None and (new := set(values) - self._seen):
+            self._seen.update(new)
+            self._new_quantity(new)
+        self._notify()
+
+    def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
+        scales = self._scales
+        values: dict[Quantity, Any] = {}
+        for quantity, reading in telegram.by_quantity().items():
+            value = reading.value
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if reading.unit in _POWER_UNITS:
+                    value *= scales["power"]
+                elif reading.unit == "A":
+                    value *= scales["current"]
+                elif reading.unit in _ENERGY_UNITS:
+                    value *= scales["energy"]
+            values[quantity] = value
+        return values
+
+    def _identify(self, telegram: Telegram) -> None:
+        changed = False
+        if telegram.vendor and telegram.vendor != self.vendor:
+            self.vendor, changed = telegram.vendor, True
+        if telegram.model and telegram.model != self.model:
+            self.model, changed = telegram.model, True
+        if telegram.list_version and telegram.list_version != self.list_version:
+            self.list_version, changed = telegram.list_version, True
+        if changed and self._device_id is not None:
+            dr.async_get(self.hass).async_update_device(
+                self._device_id,
+                manufacturer=manufacturer_name(self.vendor),
+                model=self.model,
+                sw_version=self.list_version,
+            )
+
+    # Energy registers ------------------------------------------------------
+
+    def _registers(
+        self, registers: dict[Quantity, float], stated: datetime | None, now: datetime
+    ) -> bool:
+        clock = self.meter_clock if stated is not None and self.meter_clock else now
+        reading = RegisterReading(
+            clock=clock,
+            stated=stated.isoformat() if stated is not None else now.isoformat(),
+            values=registers,
+        )
+        verdict = self.guard.check(reading)
+        if not verdict.accepted:
+            self._rejected(verdict)
+            return False
+        boundary = hour_boundary(clock, self.zone)
+        if verdict.rebaselined:
+            LOGGER.warning(
+                "The meter's energy registers restarted lower (%s); the meter was "
+                "reset or replaced, continuing from the new values",
+                verdict.detail,
+            )
+            self.statistics.rebase(boundary, reading)
+            self.snapshot = reading
+        elif clock - boundary <= SNAPSHOT_WINDOW and (
+            self.snapshot is None
+            or hour_boundary(self.snapshot.clock, self.zone) < boundary
+        ):
+            self._hourly(boundary, reading)
+        self._accepted_since_rejection += 1
+        if self._accepted_since_rejection == CLEAR_REJECTION_AFTER:
+            ir.async_delete_issue(
+                self.hass, DOMAIN, self._issue_id("rejected_register")
+            )
+            self._rejection_logged.clear()
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
+        return True
+
+    def _hourly(self, boundary: datetime, reading: RegisterReading) -> None:
+        previous = self.snapshot
+        self.snapshot = reading
+        self.statistics.book(boundary, reading)
+        imported = reading.values.get(Quantity.ACTIVE_ENERGY_IMPORT)
+        if (
+            previous is not None
+            and imported is not None
+            and Quantity.ACTIVE_ENERGY_IMPORT in previous.values
+            and hour_boundary(previous.clock, self.zone) == boundary - HOUR
+        ):
+            self.live.register_hour(
+                boundary - HOUR,
+                imported - previous.values[Quantity.ACTIVE_ENERGY_IMPORT],
+            )
+
+    def _rejected(self, verdict: Verdict) -> None:
+        self.last_rejection = verdict
+        self._accepted_since_rejection = 0
+        reason = str(verdict.reason)
+        if reason not in self._rejection_logged:
+            self._rejection_logged.add(reason)
+            LOGGER.warning(
+                "Rejected an energy register reading from the meter on %s (%s): %s",
+                self.port_label,
+                reason,
+                verdict.detail,
+            )
+        else:
+            LOGGER.debug("Rejected register reading (%s): %s", reason, verdict.detail)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id("rejected_register"),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=f"rejected_register_{reason}",
+            translation_placeholders={
+                "title": self.entry.title,
+                "detail": verdict.detail,
+                "count": str(sum(self.guard.rejected.values())),
+            },
+        )
+
+    def _stored(self) -> dict[str, Any]:
+        stored: dict[str, Any] = {}
+        if self.guard.last is not None:
+            stored["guard"] = self.guard.last.as_dict()
+        if self.snapshot is not None:
+            stored["snapshot"] = self.snapshot.as_dict()
+        return stored
+
+    # Repairs ---------------------------------------------------------------
+
+    def _issue_id(self, kind: str) -> str:
+        return f"{kind}_{self.entry.entry_id}"
+
+    def _schedule_no_data_issue(self) -> None:
+        if self._no_data_timer is None:
+            self._no_data_timer = async_call_later(
+                self.hass, NO_DATA_ISSUE_SECONDS, self._raise_no_data_issue
+            )
+
+    @callback
+    def _raise_no_data_issue(self, _now: datetime) -> None:
+        self._no_data_timer = None
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id("no_data"),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="no_data",
+            translation_placeholders={
+                "title": self.entry.title,
+                "port": self.port_label,
+                "minutes": str(NO_DATA_ISSUE_SECONDS // 60),
+            },
+        )
+
+    @callback
+    def _check_errors(self, _now: datetime) -> None:
+        """Raise the parity issue when a window has checksum errors and no telegrams.
+
+        Wrong parity or baud rate garbles bytes, so frames are found by their
+        flags but fail their checksums, while nothing decodes.
+        """
+        stats = self.decoder.stats
+        errors = stats.checksum_errors + stats.frame_errors
+        telegrams = stats.telegrams
+        new_errors = errors - self._window[0]
+        new_telegrams = telegrams - self._window[1]
+        self._window = (errors, telegrams)
+        issue_id = self._issue_id("checksum_errors")
+        if new_errors >= 5 and new_errors > new_telegrams:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="checksum_errors",
+                translation_placeholders={
+                    "title": self.entry.title,
+                    "port": self.port_label,
+                    "line": self.settings.line,
+                    "errors": str(new_errors),
+                    "seconds": str(ERROR_WINDOW_SECONDS),
+                },
+            )
+        elif new_telegrams > 0 and new_errors * 10 <= new_telegrams:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)

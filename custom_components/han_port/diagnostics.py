@@ -1,0 +1,97 @@
+"""Diagnostics download: enough for a bug report without debug logging.
+
+The meter id identifies a household, so it is masked everywhere, including
+inside the raw frames (which then fail their checksums; the rest is intact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .connection import redact_url
+from .const import CONF_AUTHENTICATION_KEY, CONF_ENCRYPTION_KEY, CONF_PORT
+from .coordinator import HanConfigEntry, HanCoordinator, mask_meter_id
+from .han.model import Quantity
+
+TO_REDACT = {CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY}
+
+
+def mask_frame(frame: bytes, meter_id: str) -> str:
+    """Return a frame as hex with every ASCII copy of the meter id masked."""
+    masked = mask_meter_id(meter_id) or ""
+    if meter_id:
+        frame = frame.replace(meter_id.encode(), masked.encode())
+    return frame.hex()
+
+
+def _values(coordinator: HanCoordinator) -> dict[str, Any]:
+    hidden = {Quantity.METER_ID, Quantity.METER_NUMBER}
+    return {
+        str(quantity): (value.isoformat() if hasattr(value, "isoformat") else value)
+        for quantity, value in sorted(coordinator.values.items())
+        if quantity not in hidden
+    }
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: HanConfigEntry
+) -> dict[str, Any]:
+    """Return configuration, statistics and the latest frames of one meter."""
+    coordinator = entry.runtime_data
+    meter_id = coordinator.meter_id
+    data = dict(entry.data)
+    data[CONF_PORT] = redact_url(data[CONF_PORT])
+    listener = coordinator.listener
+    guard = coordinator.guard
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": async_redact_data(data, TO_REDACT),
+            "options": dict(entry.options),
+        },
+        "meter": {
+            "meter_id": mask_meter_id(meter_id),
+            "vendor": coordinator.vendor,
+            "model": coordinator.model,
+            "list_version": coordinator.list_version,
+            "meter_clock": coordinator.meter_clock.isoformat()
+            if coordinator.meter_clock
+            else None,
+            "values": _values(coordinator),
+        },
+        "connection": {
+            "port": coordinator.port_label,
+            "line": coordinator.settings.line,
+            "connected": listener.connected,
+            "available": coordinator.available,
+            "watchdog_timeout": listener.watchdog_timeout,
+            "last_telegram": coordinator.last_telegram.isoformat()
+            if coordinator.last_telegram
+            else None,
+            **asdict(listener.stats),
+        },
+        "decoder": {
+            **asdict(coordinator.decoder.stats),
+            "last_error": repr(coordinator.decoder.last_error)
+            if coordinator.decoder.last_error
+            else None,
+        },
+        "registers": {
+            "accepted": guard.accepted,
+            "rejected": {
+                str(reason): count for reason, count in guard.rejected.items()
+            },
+            "last_rejection": coordinator.last_rejection.detail
+            if coordinator.last_rejection
+            else None,
+            "main_fuse": guard.main_fuse,
+            "statistics_rows_written": coordinator.statistics.rows_written,
+        },
+        "recent_frames": [
+            mask_frame(frame, meter_id) for frame in coordinator.decoder.recent_frames
+        ],
+    }

@@ -1,0 +1,37 @@
+"""Base entity: one device per meter, updated when the meter pushes."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.entity import Entity, EntityDescription
+
+from .coordinator import HanCoordinator
+
+
+class HanEntity(Entity):
+    """An entity of a meter; ``_handle_update`` runs after each telegram."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(
+        self, coordinator: HanCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to its meter's device."""
+        self.coordinator = coordinator
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.meter_id}_{description.key}"
+        self._attr_device_info = coordinator.device_info
+
+    @property
+    def available(self) -> bool:
+        """Return whether the meter's data is flowing."""
+        return self.coordinator.available
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the meter's pushes while the entity exists."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.coordinator.async_add_listener(self._handle_update))
+
+    def _handle_update(self) -> None:
+        """Write the state; subclasses skip telegrams that do not concern them."""
+        self.async_write_ha_state()

@@ -1,0 +1,95 @@
+"""Energy this hour so far, between the meter's hourly registers.
+
+No Home Assistant import. List 1 power arrives every few seconds; the energy
+registers only once an hour. Integrating the power gives a smooth value for
+the running hour that starts again from zero at each hour boundary, so it never
+jumps when the register for the hour arrives. The finished hour's integral is
+then replaced by the register difference, which is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from .registers import HOUR, hour_boundary
+
+# Power is held for at most this long between samples; after a longer gap the
+# connection was down and nothing is known about the energy in between.
+MAX_HOLD: Final = timedelta(seconds=60)
+
+
+@dataclass(slots=True)
+class LiveHour:
+    """Integrates import power over the running local hour (Wh)."""
+
+    zone: ZoneInfo
+    hour_start: datetime | None = None
+    energy_wh: float = 0.0
+    power_w: float | None = None
+    last_sample: datetime | None = None
+    last_hour_wh: float | None = None
+    last_hour_start: datetime | None = None
+    last_hour_exact: bool = False
+
+    def add_power(self, when: datetime, watts: float) -> None:
+        """Add a power sample taken at ``when`` (aware)."""
+        self._integrate_to(when)
+        self.power_w = watts
+        self.last_sample = when
+
+    def advance(self, when: datetime) -> None:
+        """Move the clock on without a new sample, e.g. to close the hour."""
+        self._integrate_to(when)
+
+    def stop(self) -> None:
+        """Forget the held power: the data stopped."""
+        self.power_w = None
+        self.last_sample = None
+
+    def register_hour(self, start: datetime, energy_wh: float) -> None:
+        """Replace the integral of the finished hour ``start`` with the register's."""
+        self.last_hour_start = start
+        self.last_hour_wh = energy_wh
+        self.last_hour_exact = True
+
+    def projected_wh(self, when: datetime) -> float | None:
+        """Return the energy the hour ends at if the present power holds."""
+        if self.hour_start is None or self.power_w is None:
+            return None
+        self._integrate_to(when)
+        remaining = (self.hour_start + HOUR - when).total_seconds()
+        return self.energy_wh + self.power_w * max(remaining, 0.0) / 3600.0
+
+    def _integrate_to(self, when: datetime) -> None:
+        boundary = hour_boundary(when, self.zone)
+        if self.hour_start is None:
+            self.hour_start = boundary
+        if self.last_sample is not None and self.power_w is not None:
+            begin = self.last_sample
+            if when - begin > MAX_HOLD:
+                begin = when - MAX_HOLD
+            while begin < when:
+                hour_end = self.hour_start + HOUR
+                if begin >= hour_end:  # the gap skipped whole hours
+                    self._close_hour(hour_boundary(begin, self.zone))
+                    continue
+                stop = min(when, hour_end)
+                self.energy_wh += self.power_w * (stop - begin).total_seconds() / 3600.0
+                begin = stop
+                if stop >= hour_end:
+                    self._close_hour(hour_end)
+            self.last_sample = when
+        if boundary > self.hour_start:
+            self._close_hour(boundary)
+
+    def _close_hour(self, next_start: datetime) -> None:
+        if self.hour_start is not None and next_start > self.hour_start:
+            if next_start - self.hour_start == HOUR:
+                self.last_hour_start = self.hour_start
+                self.last_hour_wh = self.energy_wh
+                self.last_hour_exact = False
+            self.hour_start = next_start
+            self.energy_wh = 0.0
