@@ -139,8 +139,8 @@ class HanListener:
         *,
         on_telegram: Callable[[Telegram], None],
         on_status: Callable[[bool, str | None], None],
-        watchdog: float = WATCHDOG_SECONDS,
-        backoff: tuple[float, float] = (BACKOFF_MIN_SECONDS, BACKOFF_MAX_SECONDS),
+        watchdog: float | None = None,
+        backoff: tuple[float, float] | None = None,
     ) -> None:
         """Prepare the listener; nothing is opened until ``async_open``."""
         self.settings = settings
@@ -148,8 +148,11 @@ class HanListener:
         self.stats = ConnectionStats()
         self._on_telegram = on_telegram
         self._on_status = on_status
-        self._base_watchdog = watchdog
-        self._backoff_min, self._backoff_max = backoff
+        self._base_watchdog = WATCHDOG_SECONDS if watchdog is None else watchdog
+        self._backoff_min, self._backoff_max = backoff or (
+            BACKOFF_MIN_SECONDS,
+            BACKOFF_MAX_SECONDS,
+        )
         self._delay = self._backoff_min
         self._transport: asyncio.BaseTransport | None = None
         self._lost: asyncio.Future[str] | None = None

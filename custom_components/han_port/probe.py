@@ -75,14 +75,16 @@ async def probe(
     candidates: Sequence[tuple[int, str]] = AUTO_CANDIDATES,
     *,
     keys: Keys | None = None,
-    listen: float = LISTEN_SECONDS,
-    identify: float = IDENTIFY_SECONDS,
+    listen: float | None = None,
+    identify: float | None = None,
 ) -> ProbeResult:
     """Listen on ``url`` with each candidate until a meter identifies itself.
 
     Raises ``PortUnavailable`` when the port cannot be opened at all. Returns a
     result without ``settings`` when nothing valid was heard.
     """
+    listen = LISTEN_SECONDS if listen is None else listen
+    identify = IDENTIFY_SECONDS if identify is None else identify
     best = ProbeResult()
     for baudrate, parity in candidates:
         settings = PortSettings(url, baudrate, parity)
