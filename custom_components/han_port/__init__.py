@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
-from .coordinator import HanConfigEntry, HanCoordinator
+from .coordinator import HanConfigEntry, HanCoordinator, saved_state
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 
@@ -31,5 +31,4 @@ async def async_unload_entry(hass: HomeAssistant, entry: HanConfigEntry) -> bool
 
 async def async_remove_entry(hass: HomeAssistant, entry: HanConfigEntry) -> None:
     """Delete the saved register state of a removed meter."""
-    coordinator = HanCoordinator(hass, entry)
-    await coordinator.async_remove_store()
+    await saved_state(hass, entry.entry_id).async_remove()

@@ -106,6 +106,11 @@ def keys_from(data: dict[str, Any]) -> Keys | None:
     )
 
 
+def saved_state(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the store of the last accepted registers of one entry."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+
+
 class HanCoordinator:
     """Owns the connection to one meter and everything derived from its telegrams."""
 
@@ -161,9 +166,7 @@ class HanCoordinator:
         self._accepted_since_rejection = 0
         self._window = (0, 0)
         self._device_id: str | None = None
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
-        )
+        self._store = saved_state(hass, entry.entry_id)
 
     # Lifecycle -------------------------------------------------------------
 
@@ -225,10 +228,6 @@ class HanCoordinator:
             self._no_data_timer()
             self._no_data_timer = None
         await self._store.async_save(self._stored())
-
-    async def async_remove_store(self) -> None:
-        """Delete the saved state when the entry is removed."""
-        await self._store.async_remove()
 
     # Listeners -------------------------------------------------------------
 

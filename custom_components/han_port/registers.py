@@ -190,13 +190,31 @@ class RegisterGuard:
         return len(run) >= REBASELINE_AFTER
 
 
+_TARIFF_REGISTERS: Final = {
+    Quantity.ACTIVE_ENERGY_IMPORT: tuple(
+        Quantity(f"active_energy_import_t{tariff}") for tariff in range(1, 5)
+    ),
+    Quantity.ACTIVE_ENERGY_EXPORT: tuple(
+        Quantity(f"active_energy_export_t{tariff}") for tariff in range(1, 5)
+    ),
+}
+
+
 def energy_registers(values: dict[Quantity, Any]) -> dict[Quantity, float]:
-    """Return the cumulative energy registers among decoded values."""
-    return {
+    """Return the cumulative energy registers among decoded values.
+
+    Dutch and Belgian P1 meters send only per-tariff registers (1.8.1, 1.8.2);
+    their sum is the total the statistics and the Energy dashboard need.
+    """
+    registers = {
         quantity: float(value)
         for quantity, value in values.items()
         if quantity in ENERGY_QUANTITIES and isinstance(value, (int, float))
     }
+    for total, parts in _TARIFF_REGISTERS.items():
+        if total not in registers and any(part in registers for part in parts):
+            registers[total] = sum(registers.get(part, 0.0) for part in parts)
+    return registers
 
 
 def spread(

@@ -14,7 +14,7 @@ from custom_components.han_port.han.model import Quantity, Telegram
 from custom_components.han_port.han.simulator import MeterSimulator
 from custom_components.han_port.han.stream import StreamDecoder, decode_frame
 
-from .frames import AIDON_LIST1, AIDON_LIST2, START
+from .frames import AIDON_LIST1, AIDON_LIST2, START, p1_telegram, simulated
 
 KEY = bytes(range(16))
 AUTH = bytes(range(16, 32))
@@ -161,3 +161,24 @@ def test_decode_frame_errors() -> None:
     with pytest.raises(FrameError):
         decode_frame(AIDON_LIST1[:-4] + b"\x00\x00\x00\x7e")
     assert decode_frame(AIDON_LIST1)[0].list_type == 1
+
+
+def test_recent_frames_keeps_the_latest_valid_frames() -> None:
+    """keep_frames holds the last N checksum-valid frames of every framing, byte for byte."""
+    decoder = StreamDecoder(keep_frames=2)
+    noise = b"\x00\x7e\x01\x02"
+    decoder.feed(noise + AIDON_LIST1 + AIDON_LIST2 + noise + AIDON_LIST1)
+    assert list(decoder.recent_frames) == [AIDON_LIST2, AIDON_LIST1]
+
+    mbus = StreamDecoder(keep_frames=5)
+    frame = simulated("kaifa", 3, framing="mbus")
+    mbus.feed(frame.data)
+    assert list(mbus.recent_frames) == list(frame.frames)
+
+    p1 = StreamDecoder(keep_frames=1)
+    p1.feed(p1_telegram())
+    assert list(p1.recent_frames) == [p1_telegram().rstrip(b"\r\n")]
+
+    off = StreamDecoder()
+    off.feed(AIDON_LIST1)
+    assert not off.recent_frames
