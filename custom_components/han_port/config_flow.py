@@ -276,7 +276,8 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_update_reload_and_abort(
                 self._get_reconfigure_entry(), data_updates=data
             )
-        self._abort_if_unique_id_configured()
+        # A known meter found on another port has moved: follow it.
+        self._abort_if_unique_id_configured(updates=data)
         if user_input is not None:
             if vendor := found.get("vendor"):
                 data[CONF_VENDOR] = vendor

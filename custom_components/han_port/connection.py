@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass
 import logging
 from statistics import median
@@ -35,6 +36,7 @@ WATCHDOG_SECONDS: Final = 30.0
 BACKOFF_MIN_SECONDS: Final = 1.0
 BACKOFF_MAX_SECONDS: Final = 60.0
 OPEN_TIMEOUT_SECONDS: Final = 15.0
+RELEASE_SECONDS: Final = 5.0
 
 _CLOSED: Final = "closed"
 _SECRET_QUERY_KEYS: Final = frozenset({"key", "password", "noise_psk", "psk"})
@@ -160,6 +162,7 @@ class HanListener:
         self._flowing = False
         self._closing = False
         self._generation = 0
+        self._released: asyncio.Event | None = None
         self._last_list1: float | None = None
         self._list1_gaps: deque[float] = deque(maxlen=9)
 
@@ -218,13 +221,30 @@ class HanListener:
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(_CLOSED)
         self._close_transport()
+        await self._wait_released()
+
+    async def _wait_released(self) -> None:
+        """Wait until a closed port is really closed.
+
+        serialx closes the descriptor, and drops its exclusive lock, in the
+        background; reopening at once (a reload, a reconnect) would find the
+        port "already locked" until ``connection_lost`` has run.
+        """
+        released = self._released
+        if released is not None and self._transport is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RELEASE_SECONDS):
+                    await released.wait()
 
     async def _open(self) -> None:
         self.decoder.reset()
         self._flowing = False
+        await self._wait_released()
         generation = self._generation
+        released = asyncio.Event()
 
         def lost(exc: Exception | None) -> None:
+            released.set()
             if generation == self._generation:
                 self._connection_lost(exc)
 
@@ -233,6 +253,7 @@ class HanListener:
             transport.close()
             return
         self._transport = transport
+        self._released = released
         self.stats.connects += 1
         self._arm_watchdog()
 

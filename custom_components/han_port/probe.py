@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+import contextlib
 from dataclasses import dataclass, field
 import time
 from typing import Final
@@ -27,6 +28,8 @@ AUTO_CANDIDATES: Final = ((2400, "E"), (2400, "N"), (115200, "N"))
 LISTEN_SECONDS: Final = 12.0
 # List 2, which carries the meter id, comes every 10 s (Kamstrup: with List 1).
 IDENTIFY_SECONDS: Final = 25.0
+# Bound on waiting for a closed port to be released (see ``_listen``).
+CLOSE_SECONDS: Final = 5.0
 
 
 class PortUnavailable(Exception):
@@ -144,6 +147,12 @@ async def _listen(
                 loser.cancel()
     finally:
         transport.close()
+        # serialx closes the descriptor, and drops its exclusive lock, in the
+        # background: reopening at once (the next candidate, or the entry being
+        # set up) would fail with "already locked" until connection_lost.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await lost.wait()
     result.frames = decoder.stats.frames
     result.checksum_errors = decoder.stats.checksum_errors
     if decoder.stats.frames:
