@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from datetime import datetime, timedelta
 import os
 import tty
@@ -38,10 +39,8 @@ class PtyMeter:
     def close(self) -> None:
         """Close both ends."""
         for fd in (self.master, self.slave):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 async def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:

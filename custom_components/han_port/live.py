@@ -87,7 +87,10 @@ class LiveHour:
 
     def _close_hour(self, next_start: datetime) -> None:
         if self.hour_start is not None and next_start > self.hour_start:
-            if next_start - self.hour_start == HOUR:
+            # The register may already have given this hour (P1 meters send it
+            # with the first telegram after the boundary): keep the exact value.
+            exact = self.last_hour_exact and self.last_hour_start == self.hour_start
+            if next_start - self.hour_start == HOUR and not exact:
                 self.last_hour_start = self.hour_start
                 self.last_hour_wh = self.energy_wh
                 self.last_hour_exact = False
