@@ -94,6 +94,23 @@ def mask_meter_id(meter_id: str | None) -> str | None:
     return meter_id[:keep] + "*" * (len(meter_id) - keep)
 
 
+def stated_clock(stated: datetime, clock: datetime, zone: ZoneInfo) -> str:
+    """Return a meter clock as stated, for the guard to spot a resent hour.
+
+    The night the clocks go back, a meter that leaves out the UTC deviation
+    (or writes Aidon's 0) states the same 02:00 twice; the two are told apart
+    by the offset their resolved clocks have, or the second would be taken
+    for a resend of the first.
+    """
+    wall = stated.replace(tzinfo=None)
+    if (
+        wall.replace(tzinfo=zone, fold=0).utcoffset()
+        == wall.replace(tzinfo=zone, fold=1).utcoffset()
+    ):
+        return stated.isoformat()
+    return clock.astimezone(zone).isoformat()
+
+
 def keys_from(data: dict[str, Any]) -> Keys | None:
     """Return the decryption keys stored in entry data, if the meter needs them."""
     encryption = data.get(CONF_ENCRYPTION_KEY)
@@ -293,7 +310,8 @@ class HanCoordinator:
         registers = energy_registers(values)
         if registers:
             for quantity in registers:
-                del values[quantity]
+                # A P1 total summed from tariff registers was never a value.
+                values.pop(quantity, None)
             if self._registers(registers, stated, now):
                 values.update(registers)
         power = values.get(Quantity.ACTIVE_POWER_IMPORT)
@@ -347,7 +365,9 @@ class HanCoordinator:
         clock = self.meter_clock if stated is not None and self.meter_clock else now
         reading = RegisterReading(
             clock=clock,
-            stated=stated.isoformat() if stated is not None else now.isoformat(),
+            stated=stated_clock(stated, clock, self.zone)
+            if stated is not None
+            else now.isoformat(),
             values=registers,
         )
         verdict = self.guard.check(reading)

@@ -1,13 +1,16 @@
 """Diagnostics download: enough for a bug report without debug logging.
 
 The meter id identifies a household, so it is masked everywhere, including
-inside the raw frames (which then fail their checksums; the rest is intact).
+inside the raw frames (which then fail their checksums; the rest is intact):
+as text, as the hex-encoded text of DSMR P1 telegrams, and as the serial
+number in the system title of encrypted meters.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+import re
+from typing import Any, Final
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
@@ -20,11 +23,28 @@ from .han.model import Quantity
 TO_REDACT = {CONF_ENCRYPTION_KEY, CONF_AUTHENTICATION_KEY}
 
 
-def mask_frame(frame: bytes, meter_id: str) -> str:
-    """Return a frame as hex with every ASCII copy of the meter id masked."""
-    masked = mask_meter_id(meter_id) or ""
-    if meter_id:
-        frame = frame.replace(meter_id.encode(), masked.encode())
+# A ciphered APDU's system title: the maker's three-letter flag, then five
+# bytes that carry the meter's serial number.
+_SYSTEM_TITLE: Final = re.compile(rb"([\xdb\xdc]\x08[A-Z]{3})[\x00-\xff]{5}")
+
+
+def mask_frame(frame: bytes, meter_id: str, *identifiers: str) -> str:
+    """Return a frame as hex with the meter id (and other identifiers) masked.
+
+    Each is masked as text (DLMS strings, P1 lines) and as hex-encoded text
+    (DSMR 4+ P1 ids); the serial in a system title is masked whatever it is.
+    """
+    for text in dict.fromkeys((meter_id, *identifiers)):
+        if not text:
+            continue
+        plain, hidden = text.encode(), (mask_meter_id(text) or "").encode()
+        for before, after in (
+            (plain, hidden),
+            (plain.hex().upper().encode(), hidden.hex().upper().encode()),
+            (plain.hex().encode(), hidden.hex().encode()),
+        ):
+            frame = frame.replace(before, after)
+    frame = _SYSTEM_TITLE.sub(lambda match: match[1] + b"*" * 5, frame)
     return frame.hex()
 
 
@@ -47,6 +67,11 @@ async def async_get_config_entry_diagnostics(
     data[CONF_PORT] = redact_url(data[CONF_PORT])
     listener = coordinator.listener
     guard = coordinator.guard
+    identifiers = [
+        value
+        for quantity in (Quantity.METER_ID, Quantity.METER_NUMBER)
+        if isinstance(value := coordinator.values.get(quantity), str)
+    ]
     return {
         "entry": {
             "title": entry.title,
@@ -92,6 +117,7 @@ async def async_get_config_entry_diagnostics(
             "statistics_rows_written": coordinator.statistics.rows_written,
         },
         "recent_frames": [
-            mask_frame(frame, meter_id) for frame in coordinator.decoder.recent_frames
+            mask_frame(frame, meter_id, *identifiers)
+            for frame in coordinator.decoder.recent_frames
         ],
     }

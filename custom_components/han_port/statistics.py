@@ -70,8 +70,14 @@ class HourlyStatistics:
         """Resume from the last rows, or from the last stored hourly reading."""
         if not self.enabled:
             return
+        recorder = get_instance(self._hass)
+        # Rows booked just before a reload may still wait in the recorder's
+        # queue; read only after they are written (as history's live stream
+        # does), or the sums would resume from an older row or restart at 0.
+        if commit := recorder.async_get_commit_future():
+            await commit
         for quantity, sid in self.ids.items():
-            found = await get_instance(self._hass).async_add_executor_job(
+            found = await recorder.async_add_executor_job(
                 get_last_statistics, self._hass, 1, sid, True, {"state", "sum"}
             )
             rows = found.get(sid)
