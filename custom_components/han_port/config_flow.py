@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, override
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlowWithReload,
@@ -52,9 +54,29 @@ from .const import (
 )
 from .coordinator import HanConfigEntry, keys_from, manufacturer_name
 from .han.apdu import Keys
+from .han.stream import StreamDecoder
 from .probe import AUTO_CANDIDATES, PortUnavailable, ProbeResult, probe
 
 _KEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_KEYS_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_ENCRYPTION_KEY): _KEY_SELECTOR,
+        vol.Optional(CONF_AUTHENTICATION_KEY): _KEY_SELECTOR,
+    }
+)
+
+
+def _recent_frames(entry: HanConfigEntry) -> list[bytes]:
+    """Return the frames a loaded entry kept, or none."""
+    if entry.state is not ConfigEntryState.LOADED:
+        return []
+    return list(entry.runtime_data.decoder.recent_frames)
+
+
+def _decrypts(frames: list[bytes], keys: Keys | None) -> bool:
+    """Return whether the keys turn any of the frames into a telegram."""
+    decoder = StreamDecoder(keys)
+    return any(decoder.feed(frame) for frame in frames)
 
 
 def _parse_key(text: str | None) -> bytes | None:
@@ -225,34 +247,71 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if self._error:
             errors["base"], self._error = self._error, None
-        if user_input is not None:
-            encryption = _parse_key(user_input.get(CONF_ENCRYPTION_KEY))
-            authentication_text = user_input.get(CONF_AUTHENTICATION_KEY) or ""
-            authentication = _parse_key(authentication_text)
-            if encryption is None:
-                errors[CONF_ENCRYPTION_KEY] = "invalid_key"
-            elif authentication_text and authentication is None:
-                errors[CONF_AUTHENTICATION_KEY] = "invalid_key"
-            else:
-                self._keys = Keys(encryption, authentication)
-                self._key_text = {CONF_ENCRYPTION_KEY: encryption.hex()}
-                if authentication is not None:
-                    self._key_text[CONF_AUTHENTICATION_KEY] = authentication.hex()
-                assert self._result is not None and self._result.settings is not None
-                settings = self._result.settings
-                self._candidates = ((settings.baudrate, settings.parity),)
-                return await self.async_step_detect()
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_ENCRYPTION_KEY): _KEY_SELECTOR,
-                vol.Optional(CONF_AUTHENTICATION_KEY): _KEY_SELECTOR,
-            }
-        )
+        if user_input is not None and self._read_keys(user_input, errors):
+            assert self._result is not None and self._result.settings is not None
+            settings = self._result.settings
+            self._candidates = ((settings.baudrate, settings.parity),)
+            return await self.async_step_detect()
         return self.async_show_form(
             step_id="encryption_key",
-            data_schema=schema,
+            data_schema=_KEYS_SCHEMA,
             errors=errors,
             description_placeholders=self._placeholders(),
+        )
+
+    def _read_keys(self, user_input: dict[str, Any], errors: dict[str, str]) -> bool:
+        """Take the keys from a form; False with ``errors`` set if malformed."""
+        encryption = _parse_key(user_input.get(CONF_ENCRYPTION_KEY))
+        authentication_text = user_input.get(CONF_AUTHENTICATION_KEY) or ""
+        authentication = _parse_key(authentication_text)
+        if encryption is None:
+            errors[CONF_ENCRYPTION_KEY] = "invalid_key"
+            return False
+        if authentication_text and authentication is None:
+            errors[CONF_AUTHENTICATION_KEY] = "invalid_key"
+            return False
+        self._keys = Keys(encryption, authentication)
+        self._key_text = {CONF_ENCRYPTION_KEY: encryption.hex()}
+        if authentication is not None:
+            self._key_text[CONF_AUTHENTICATION_KEY] = authentication.hex()
+        return True
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Ask for new keys when the stored ones stop decrypting the meter's data."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Check new keys against the frames the running entry received.
+
+        The entry holds the port, so the keys are tried on the ciphered frames
+        it kept for diagnostics instead of listening again.
+        """
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None and self._read_keys(user_input, errors):
+            frames = _recent_frames(entry)
+            if not frames:
+                errors["base"] = "no_frames"
+            elif not _decrypts(frames, self._keys):
+                errors["base"] = "wrong_key"
+            else:
+                data = dict(entry.data)
+                data.pop(CONF_AUTHENTICATION_KEY, None)
+                return self.async_update_reload_and_abort(
+                    entry, data=data | self._key_text
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=_KEYS_SCHEMA,
+            errors=errors,
+            description_placeholders={
+                "title": entry.title,
+                "port": redact_url(entry.data[CONF_PORT]),
+            },
         )
 
     async def async_step_found(

@@ -182,6 +182,7 @@ class HanCoordinator:
         self._rejection_logged: set[str] = set()
         self._accepted_since_rejection = 0
         self._window = (0, 0)
+        self._decryption_errors = 0
         self._device_id: str | None = None
         self._store = saved_state(hass, entry.entry_id)
 
@@ -509,3 +510,9 @@ class HanCoordinator:
             )
         elif new_telegrams > 0 and new_errors * 10 <= new_telegrams:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        # Frames that pass their checksums but do not decrypt mean the keys
+        # changed (a new meter, or the grid company renewed them).
+        new_decryption_errors = stats.decryption_errors - self._decryption_errors
+        self._decryption_errors = stats.decryption_errors
+        if new_decryption_errors >= 3 and new_telegrams == 0:
+            self.entry.async_start_reauth(self.hass)
