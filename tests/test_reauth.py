@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -93,9 +94,15 @@ async def test_reauth_checks_keys_on_the_kept_frames(hass: HomeAssistant) -> Non
     assert result["errors"] == {"base": "wrong_key"}
     assert entry.data[CONF_ENCRYPTION_KEY] == OLD_KEY.hex()
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex().upper()}
-    )
+    # The entry is reloaded with the new keys; its port is not real here.
+    with (
+        patch("custom_components.han_port.async_unload_entry", return_value=True),
+        patch("custom_components.han_port.async_setup_entry", return_value=True),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ENCRYPTION_KEY: KEY.hex().upper()}
+        )
+        await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data[CONF_ENCRYPTION_KEY] == KEY.hex()
