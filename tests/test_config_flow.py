@@ -27,14 +27,24 @@ from custom_components.han_port.connection import PortSettings
 from custom_components.han_port.const import (
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
+    CONF_CAPACITY_STEPS,
     CONF_CURRENT_SCALE,
+    CONF_DAY_PRICE,
     CONF_ENCRYPTION_KEY,
     CONF_ENERGY_SCALE,
+    CONF_FIXED_PRICE,
+    CONF_GRID_COMPANY,
     CONF_MAIN_FUSE,
+    CONF_MARKUP,
     CONF_MODEL,
+    CONF_MONTHLY_FEE,
+    CONF_NIGHT_PRICE,
     CONF_PARITY,
     CONF_PORT,
     CONF_POWER_SCALE,
+    CONF_PRICE_ENTITY,
+    CONF_SCHEME,
+    CONF_TAX_ZONE,
     CONF_VENDOR,
     DOMAIN,
 )
@@ -744,6 +754,22 @@ async def test_menu_placeholders_before_anything_heard(
     assert result["description_placeholders"] == placeholders("")
 
 
+async def options_step(
+    hass: HomeAssistant, entry: MockConfigEntry, step: str
+) -> ConfigFlowResult:
+    """Open the options menu and pick ``step``."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "init"
+    assert result["menu_options"] == ["meter", "tariff"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == step
+    return result
+
+
 async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
     """Options default to 1 and 125 A, are saved, and are suggested next time."""
     entry = aidon_entry()
@@ -751,9 +777,7 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    result = await options_step(hass, entry, "meter")
     assert suggested(result, CONF_MAIN_FUSE) is None
 
     options = {
@@ -773,6 +797,128 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     assert entry.options == options
     assert len(mock_setup_entry.mock_calls) == 2  # set up, then reloaded
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await options_step(hass, entry, "meter")
     assert suggested(result, CONF_POWER_SCALE) == 40.0
     assert suggested(result, CONF_MAIN_FUSE) == 250
+
+
+METER_OPTIONS = {
+    CONF_POWER_SCALE: 1.0,
+    CONF_CURRENT_SCALE: 1.0,
+    CONF_ENERGY_SCALE: 1.0,
+    CONF_MAIN_FUSE: 125,
+}
+
+
+async def test_options_tariff(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
+    """A grid company with a price entity is saved beside the meter options."""
+    entry = aidon_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options=METER_OPTIONS)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    result = await options_step(hass, entry, "tariff")
+    schema = result["data_schema"].schema
+    company = next(marker for marker in schema if marker == CONF_GRID_COMPANY)
+    values = [option["value"] for option in schema[company].config["options"]]
+    assert values[0] == "none" and values[-1] == "custom"
+    assert {"bkk", "elvia", "tensio_ts", "fjellnett"} <= set(values)
+
+    # Neither a price entity nor a fixed price.
+    tariff = {CONF_GRID_COMPANY: "bkk", CONF_SCHEME: "stromstotte"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], tariff
+    )
+    assert result["errors"] == {"base": "price_required"}
+    assert suggested(result, CONF_GRID_COMPANY) == "bkk"
+    # A fixed price, but strømstøtte needs the spot price.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], tariff | {CONF_FIXED_PRICE: 1.0}
+    )
+    assert result["errors"] == {CONF_PRICE_ENTITY: "spot_required"}
+
+    tariff |= {CONF_PRICE_ENTITY: "sensor.nordpool", CONF_MARKUP: 0.02}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], tariff
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == METER_OPTIONS | tariff | {
+        CONF_TAX_ZONE: "auto",
+        CONF_MONTHLY_FEE: 0.0,
+    }
+    assert len(mock_setup_entry.mock_calls) == 2
+
+    # A fixed price without a scheme needs no price entity; the old one goes.
+    result = await options_step(hass, entry, "tariff")
+    assert suggested(result, CONF_PRICE_ENTITY) == "sensor.nordpool"
+    fixed = {
+        CONF_GRID_COMPANY: "elvia",
+        CONF_TAX_ZONE: "nord_norge",
+        CONF_SCHEME: "none",
+        CONF_FIXED_PRICE: 0.89,
+        CONF_MONTHLY_FEE: 39.0,
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], fixed)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == METER_OPTIONS | fixed | {CONF_MARKUP: 0.0}
+
+    # None turns the tariff off and keeps the meter options.
+    result = await options_step(hass, entry, "tariff")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_GRID_COMPANY: "none", CONF_SCHEME: "none"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == METER_OPTIONS | {CONF_GRID_COMPANY: "none"}
+
+
+async def test_options_custom_tariff(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """A custom tariff asks for its prices and steps; bad steps are refused."""
+    entry = aidon_entry()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    result = await options_step(hass, entry, "tariff")
+    tariff = {
+        CONF_GRID_COMPANY: "custom",
+        CONF_SCHEME: "none",
+        CONF_FIXED_PRICE: 1.1,
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], tariff
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "custom"
+    assert result["errors"] == {}
+
+    for bad in ("1:120,5:280", "0:120,x", "0:120,5:190,5:280", ""):
+        custom = {CONF_DAY_PRICE: 0.3, CONF_CAPACITY_STEPS: bad}
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], custom
+        )
+        assert result["errors"] == {CONF_CAPACITY_STEPS: "invalid_steps"}, bad
+        assert suggested(result, CONF_CAPACITY_STEPS) == bad
+
+    custom = {
+        CONF_DAY_PRICE: 0.3,
+        CONF_NIGHT_PRICE: 0.2,
+        CONF_CAPACITY_STEPS: "0:120, 2:190,5:280,10,5:420",
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], custom
+    )
+    assert result["errors"] == {CONF_CAPACITY_STEPS: "invalid_steps"}
+    custom[CONF_CAPACITY_STEPS] = "0:120, 2:190,5:280,10.5:420"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], custom
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == tariff | custom | {
+        CONF_TAX_ZONE: "auto",
+        CONF_MARKUP: 0.0,
+        CONF_MONTHLY_FEE: 0.0,
+    }

@@ -30,6 +30,7 @@ import yaml
 from custom_components.han_port.const import DOMAIN, PARITIES
 from custom_components.han_port.registers import Rejection
 from custom_components.han_port.sensor import FIXED_SENSORS, QUANTITY_SENSORS
+from custom_components.han_port.tariff_sensors import TARIFF_SENSORS
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / DOMAIN
@@ -361,7 +362,7 @@ def test_entity_names(translations: dict[str, dict[str, Any]]) -> None:
     """Every sensor's translation key has a name, and no name is unused."""
     keys = {
         description.translation_key
-        for description in (*QUANTITY_SENSORS, *FIXED_SENSORS)
+        for description in (*QUANTITY_SENSORS, *FIXED_SENSORS, *TARIFF_SENSORS)
     }
     assert None not in keys
     for language, tree in translations.items():
@@ -459,8 +460,12 @@ def test_config_flow_translations(translations: dict[str, dict[str, Any]]) -> No
     if "async_step_reauth" in config_text:
         aborts.add("reauth_successful")
     options_steps = set(re.findall(r'step_id="(\w+)"', options_text))
-    menus = dict(re.findall(r'step_id="(\w+)",\s*menu_options=\[([^\]]*)\]', text))
+    menu = r'step_id="(\w+)",\s*menu_options=\[([^\]]*)\]'
+    menus = dict(re.findall(menu, config_text))
+    options_menus = dict(re.findall(menu, options_text))
+    options_errors = set(re.findall(r'errors\[[^\]]+\] = "(\w+)"', options_text))
     selectors = set(re.findall(r'translation_key="(\w+)"', config_text))
+    options_selectors = set(re.findall(r'translation_key="(\w+)"', options_text))
 
     assert steps >= {"user", "reconfigure", "manual", "encryption_key", "found"}
     assert {"cannot_connect", "wrong_key", "invalid_key"} <= errors
@@ -480,6 +485,13 @@ def test_config_flow_translations(translations: dict[str, dict[str, Any]]) -> No
             assert set(config["step"][step]["menu_options"]) == names, language
         for selector in selectors:
             assert set(tree["selector"][selector]["options"]) == set(PARITIES)
+        options = tree["options"]
+        assert set(options.get("error", {})) == options_errors, language
+        for step, names in options_menus.items():
+            assert set(options["step"][step]["menu_options"]) == set(
+                re.findall(r'"(\w+)"', names)
+            ), language
+        assert set(tree["selector"]) == selectors | options_selectors, language
 
 
 def test_config_flow_placeholders(translations: dict[str, dict[str, Any]]) -> None:
@@ -548,3 +560,32 @@ def test_quality_scale_rejects_duplicates() -> None:
     """The loader used above does notice a rule listed twice."""
     with pytest.raises(yaml.constructor.ConstructorError):
         yaml.load("rules:\n  brands: done\n  brands: todo\n", Loader=_UniqueKeyLoader)  # noqa: S506
+
+
+def test_services(translations: dict[str, dict[str, Any]]) -> None:
+    """Every action in services.yaml has its name, description and fields translated."""
+    services = yaml.safe_load(
+        (INTEGRATION / "services.yaml").read_text(encoding="utf-8")
+    )
+    for language, tree in translations.items():
+        assert set(tree["services"]) == set(services), language
+        for name, service in services.items():
+            texts = tree["services"][name]
+            assert texts["name"] and texts["description"], (language, name)
+            assert set(texts["fields"]) == set(service["fields"]), (language, name)
+
+
+def test_blueprint() -> None:
+    """The load-shedding blueprint is a valid automation blueprint."""
+    from homeassistant.components.blueprint.models import Blueprint  # noqa: PLC0415
+    from homeassistant.components.blueprint.schemas import BLUEPRINT_SCHEMA  # noqa: PLC0415
+    from homeassistant.util.yaml import load_yaml  # noqa: PLC0415
+
+    path = (
+        INTEGRATION.parent.parent
+        / "blueprints/automation/han_port/shed_load_on_headroom.yaml"
+    )
+    blueprint = Blueprint(
+        load_yaml(path), expected_domain="automation", schema=BLUEPRINT_SCHEMA
+    )
+    assert set(blueprint.inputs) == {"headroom_sensor", "threshold", "loads"}

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
+from .const import DOMAIN
 from .coordinator import HanConfigEntry, HanCoordinator, saved_state
+from .cost import tariff_store
+from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HanConfigEntry) -> bool:
@@ -30,5 +42,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: HanConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: HanConfigEntry) -> None:
-    """Delete the saved register state of a removed meter."""
+    """Delete the saved register state and priced month of a removed meter."""
     await saved_state(hass, entry.entry_id).async_remove()
+    await tariff_store(hass, entry.entry_id).async_remove()

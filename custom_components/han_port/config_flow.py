@@ -15,9 +15,12 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -39,23 +42,39 @@ from .const import (
     BAUDRATES,
     CONF_AUTHENTICATION_KEY,
     CONF_BAUDRATE,
+    CONF_CAPACITY_STEPS,
     CONF_CURRENT_SCALE,
+    CONF_DAY_PRICE,
     CONF_ENCRYPTION_KEY,
     CONF_ENERGY_SCALE,
+    CONF_FIXED_PRICE,
+    CONF_GRID_COMPANY,
     CONF_MAIN_FUSE,
+    CONF_MARKUP,
     CONF_MODEL,
+    CONF_MONTHLY_FEE,
+    CONF_NIGHT_PRICE,
     CONF_PARITY,
     CONF_PORT,
     CONF_POWER_SCALE,
+    CONF_PRICE_ENTITY,
+    CONF_SCHEME,
+    CONF_TAX_ZONE,
     CONF_VENDOR,
     DEFAULT_MAIN_FUSE,
     DOMAIN,
+    GRID_CUSTOM,
+    GRID_NONE,
     PARITIES,
+    TARIFF_OPTIONS,
+    ZONE_AUTO,
 )
 from .coordinator import HanConfigEntry, keys_from, manufacturer_name
+from .cost import parse_steps
 from .han.apdu import Keys
 from .han.stream import StreamDecoder
 from .probe import AUTO_CANDIDATES, PortUnavailable, ProbeResult, probe
+from .tariff import Scheme, TaxZone, list_grid_companies
 
 _KEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _KEYS_SCHEMA = vol.Schema(
@@ -373,14 +392,34 @@ class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class HanPortOptionsFlow(OptionsFlowWithReload):
-    """Scale factors for meters behind current transformers, and the main fuse."""
+    """Meter options (scale factors, main fuse) and the tariff, from a menu."""
+
+    def __init__(self) -> None:
+        """Start with no tariff entered yet."""
+        self._tariff: dict[str, Any] = {}
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show and save the options."""
+        """Offer the meter options and the tariff."""
+        return self.async_show_menu(step_id="init", menu_options=["meter", "tariff"])
+
+    def _save(
+        self, updates: dict[str, Any], drop: tuple[str, ...] = ()
+    ) -> ConfigFlowResult:
+        options = {
+            key: value
+            for key, value in self.config_entry.options.items()
+            if key not in drop
+        }
+        return self.async_create_entry(data=options | updates)
+
+    async def async_step_meter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save the scale factors and the main fuse."""
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            return self._save(user_input)
         scale = NumberSelector(
             NumberSelectorConfig(
                 min=0.001, max=100000, step="any", mode=NumberSelectorMode.BOX
@@ -403,8 +442,130 @@ class HanPortOptionsFlow(OptionsFlowWithReload):
             }
         )
         return self.async_show_form(
-            step_id="init",
+            step_id="meter",
             data_schema=self.add_suggested_values_to_schema(
                 schema, self.config_entry.options
             ),
+        )
+
+    async def async_step_tariff(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the grid company, tax zone, scheme and the supplier contract."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            company = user_input[CONF_GRID_COMPANY]
+            if company == GRID_NONE:
+                return self._save({CONF_GRID_COMPANY: GRID_NONE}, drop=TARIFF_OPTIONS)
+            has_entity = bool(user_input.get(CONF_PRICE_ENTITY))
+            has_fixed = user_input.get(CONF_FIXED_PRICE) is not None
+            if not has_entity and not has_fixed:
+                errors["base"] = "price_required"
+            elif not has_entity and user_input[CONF_SCHEME] != Scheme.NONE:
+                errors[CONF_PRICE_ENTITY] = "spot_required"
+            else:
+                self._tariff = user_input
+                if company == GRID_CUSTOM:
+                    return await self.async_step_custom()
+                return self._save(user_input, drop=TARIFF_OPTIONS)
+        companies = [
+            SelectOptionDict(value=company.id, label=company.name)
+            for company in list_grid_companies()
+        ]
+        price = NumberSelector(
+            NumberSelectorConfig(
+                min=0,
+                max=100,
+                step="any",
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="NOK/kWh",
+            )
+        )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_GRID_COMPANY, default=GRID_NONE): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[
+                            SelectOptionDict(value=GRID_NONE, label=GRID_NONE),
+                            *companies,
+                            SelectOptionDict(value=GRID_CUSTOM, label=GRID_CUSTOM),
+                        ],
+                        mode=SelectSelectorMode.DROPDOWN,
+                        translation_key="grid_company",
+                    )
+                ),
+                vol.Required(CONF_TAX_ZONE, default=ZONE_AUTO): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[ZONE_AUTO, *(zone.value for zone in TaxZone)],
+                        mode=SelectSelectorMode.DROPDOWN,
+                        translation_key="tax_zone",
+                    )
+                ),
+                vol.Required(CONF_SCHEME, default=Scheme.STROMSTOTTE.value): (
+                    SelectSelector(
+                        SelectSelectorConfig(
+                            options=[scheme.value for scheme in Scheme],
+                            mode=SelectSelectorMode.LIST,
+                            translation_key="scheme",
+                        )
+                    )
+                ),
+                vol.Optional(CONF_PRICE_ENTITY): EntitySelector(
+                    EntitySelectorConfig(domain="sensor")
+                ),
+                vol.Optional(CONF_FIXED_PRICE): price,
+                vol.Required(CONF_MARKUP, default=0.0): price,
+                vol.Required(CONF_MONTHLY_FEE, default=0.0): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=10000,
+                        step="any",
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement="NOK",
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="tariff",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or self.config_entry.options
+            ),
+            errors=errors,
+        )
+
+    async def async_step_custom(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter a grid tariff by hand: energy prices and capacity steps."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                parse_steps(user_input[CONF_CAPACITY_STEPS])
+            except ValueError:
+                errors[CONF_CAPACITY_STEPS] = "invalid_steps"
+            else:
+                return self._save(self._tariff | user_input, drop=TARIFF_OPTIONS)
+        price = NumberSelector(
+            NumberSelectorConfig(
+                min=0,
+                max=100,
+                step="any",
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="NOK/kWh",
+            )
+        )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_DAY_PRICE): price,
+                vol.Optional(CONF_NIGHT_PRICE): price,
+                vol.Required(CONF_CAPACITY_STEPS): TextSelector(),
+            }
+        )
+        return self.async_show_form(
+            step_id="custom",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or self.config_entry.options
+            ),
+            errors=errors,
         )

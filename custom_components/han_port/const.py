@@ -30,3 +30,31 @@ BAUDRATES: Final = (2400, 9600, 115200)
 RECENT_FRAMES: Final = 30
 NO_DATA_ISSUE_SECONDS: Final = 600
 ERROR_WINDOW_SECONDS: Final = 60
+
+# Options: the tariff (grid company, taxes, scheme, supplier contract).
+CONF_GRID_COMPANY: Final = "grid_company"
+CONF_TAX_ZONE: Final = "tax_zone"
+CONF_SCHEME: Final = "scheme"
+CONF_PRICE_ENTITY: Final = "price_entity"
+CONF_FIXED_PRICE: Final = "fixed_price"
+CONF_MARKUP: Final = "markup"
+CONF_MONTHLY_FEE: Final = "monthly_fee"
+CONF_DAY_PRICE: Final = "day_price"
+CONF_NIGHT_PRICE: Final = "night_price"
+CONF_CAPACITY_STEPS: Final = "capacity_steps"
+
+GRID_NONE: Final = "none"
+GRID_CUSTOM: Final = "custom"
+ZONE_AUTO: Final = "auto"
+TARIFF_OPTIONS: Final = (
+    CONF_GRID_COMPANY,
+    CONF_TAX_ZONE,
+    CONF_SCHEME,
+    CONF_PRICE_ENTITY,
+    CONF_FIXED_PRICE,
+    CONF_MARKUP,
+    CONF_MONTHLY_FEE,
+    CONF_DAY_PRICE,
+    CONF_NIGHT_PRICE,
+    CONF_CAPACITY_STEPS,
+)

@@ -34,6 +34,7 @@ from .const import (
     CONF_PARITY,
     CONF_PORT,
     CONF_POWER_SCALE,
+    CONF_PRICE_ENTITY,
     CONF_VENDOR,
     DEFAULT_MAIN_FUSE,
     DOMAIN,
@@ -42,6 +43,7 @@ from .const import (
     NO_DATA_ISSUE_SECONDS,
     RECENT_FRAMES,
 )
+from .cost import TariffCost, build_installation
 from .han.apdu import Keys
 from .han.model import Quantity, Telegram
 from .han.stream import StreamDecoder
@@ -55,7 +57,8 @@ from .registers import (
     hour_boundary,
     resolve_meter_clock,
 )
-from .statistics import HourlyStatistics
+from .statistics import HourlyStatistics, cost_statistic_id
+from .tariff import TariffError
 
 type HanConfigEntry = ConfigEntry[HanCoordinator]
 
@@ -185,6 +188,22 @@ class HanCoordinator:
         self._decryption_errors = 0
         self._device_id: str | None = None
         self._store = saved_state(hass, entry.entry_id)
+        self.cost: TariffCost | None = None
+        try:
+            installation = build_installation(options)
+        except (TariffError, ValueError, KeyError) as err:
+            LOGGER.error("The tariff in the options cannot be used: %s", err)
+            installation = None
+        if installation is not None:
+            self.cost = TariffCost(
+                hass,
+                entry.entry_id,
+                entry.title,
+                cost_statistic_id(self.meter_id),
+                installation,
+                options.get(CONF_PRICE_ENTITY),
+                self._notify,
+            )
 
     # Lifecycle -------------------------------------------------------------
 
@@ -218,6 +237,8 @@ class HanCoordinator:
         if "snapshot" in stored:
             self.snapshot = RegisterReading.from_dict(stored["snapshot"])
         await self.statistics.async_load(self.snapshot)
+        if self.cost is not None:
+            await self.cost.async_load()
         try:
             await self.listener.async_open()
         except OPEN_ERRORS as err:
@@ -242,6 +263,8 @@ class HanCoordinator:
     async def async_stop(self) -> None:
         """Close the port and save what the next start needs."""
         await self.listener.async_close()
+        if self.cost is not None:
+            await self.cost.async_stop()
         if self._no_data_timer is not None:
             self._no_data_timer()
             self._no_data_timer = None
@@ -383,6 +406,8 @@ class HanCoordinator:
                 verdict.detail,
             )
             self.statistics.rebase(boundary, reading)
+            if self.cost is not None:
+                self.cost.rebase(boundary, reading)
             self.snapshot = reading
         elif clock - boundary <= SNAPSHOT_WINDOW and (
             self.snapshot is None
@@ -402,6 +427,8 @@ class HanCoordinator:
         previous = self.snapshot
         self.snapshot = reading
         self.statistics.book(boundary, reading)
+        if self.cost is not None:
+            self.cost.add_reading(boundary, reading)
         imported = reading.values.get(Quantity.ACTIVE_ENERGY_IMPORT)
         if (
             previous is not None

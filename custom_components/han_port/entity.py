@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.typing import StateType
 
 from .coordinator import HanCoordinator
+from .han.model import Quantity
 
 
 class HanEntity(Entity):
@@ -35,3 +43,14 @@ class HanEntity(Entity):
     def _handle_update(self) -> None:
         """Write the state; subclasses skip telegrams that do not concern them."""
         self.async_write_ha_state()
+
+
+@dataclass(frozen=True, kw_only=True)
+class HanSensorEntityDescription(SensorEntityDescription):
+    """A sensor and how its value is read from the coordinator."""
+
+    value_fn: Callable[[HanCoordinator], StateType | datetime]
+    quantity: Quantity | None = None
+    restore: bool = False
+    last_reset_fn: Callable[[HanCoordinator], datetime | None] | None = None
+    attributes_fn: Callable[[HanCoordinator], dict[str, Any] | None] | None = None

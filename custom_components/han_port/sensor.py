@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, override
 
@@ -11,7 +10,6 @@ from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
-    SensorEntityDescription,
     SensorStateClass,
 )
 from homeassistant.const import (
@@ -32,22 +30,13 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .coordinator import HanConfigEntry, HanCoordinator
-from .entity import HanEntity
+from .entity import HanEntity, HanSensorEntityDescription
 from .han.model import Quantity
+from .tariff_sensors import TARIFF_SENSORS
 
 PARALLEL_UPDATES = 0
 
 PERCENT: Final = "%"
-
-
-@dataclass(frozen=True, kw_only=True)
-class HanSensorEntityDescription(SensorEntityDescription):
-    """A sensor and how its value is read from the coordinator."""
-
-    value_fn: Callable[[HanCoordinator], StateType | datetime]
-    quantity: Quantity | None = None
-    restore: bool = False
-    last_reset_fn: Callable[[HanCoordinator], datetime | None] | None = None
 
 
 def _reading(
@@ -248,6 +237,17 @@ def _this_hour(coordinator: HanCoordinator) -> float | None:
     return _kwh(live.energy_wh) if live.hour_start is not None else None
 
 
+def _last_hour_attributes(coordinator: HanCoordinator) -> dict[str, Any]:
+    """Tell whether the last hour is the register's exact value or an estimate."""
+    live = coordinator.live
+    return {
+        "hour_start": live.last_hour_start.isoformat()
+        if live.last_hour_start
+        else None,
+        "from_registers": live.last_hour_exact,
+    }
+
+
 # Always created: they do not depend on which lists the meter sends.
 FIXED_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
     HanSensorEntityDescription(
@@ -276,6 +276,7 @@ FIXED_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
         suggested_display_precision=3,
         restore=True,
         value_fn=lambda coordinator: _kwh(coordinator.live.last_hour_wh),
+        attributes_fn=_last_hour_attributes,
     ),
     HanSensorEntityDescription(
         key="frames",
@@ -340,8 +341,12 @@ async def async_setup_entry(
             known.update(quantities)
             async_add_entities(new)
 
+    tariff = TARIFF_SENSORS if coordinator.cost is not None else ()
     async_add_entities(
-        [*entities(known), *(HanSensor(coordinator, d) for d in FIXED_SENSORS)]
+        [
+            *entities(known),
+            *(HanSensor(coordinator, d) for d in (*FIXED_SENSORS, *tariff)),
+        ]
     )
     coordinator.async_set_new_quantity_callback(add_new)
 
@@ -350,6 +355,8 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
     """A sensor whose value comes from the meter's latest pushes."""
 
     entity_description: HanSensorEntityDescription
+    # The coming prices change every day; the recorder need not keep them.
+    _unrecorded_attributes = frozenset({"ahead"})
 
     def __init__(
         self, coordinator: HanCoordinator, description: HanSensorEntityDescription
@@ -397,13 +404,6 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Tell whether the last hour is the register's exact value or an estimate."""
-        if self.entity_description.key != "energy_last_hour":
-            return None
-        live = self.coordinator.live
-        return {
-            "hour_start": live.last_hour_start.isoformat()
-            if live.last_hour_start
-            else None,
-            "from_registers": live.last_hour_exact,
-        }
+        """Return what the description adds to the state."""
+        attributes_fn = self.entity_description.attributes_fn
+        return None if attributes_fn is None else attributes_fn(self.coordinator)

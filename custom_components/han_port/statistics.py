@@ -42,10 +42,18 @@ _NAME: Final = {
 }
 
 
+def _slug(meter_id: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", meter_id.lower()).strip("_") or "meter"
+
+
 def statistic_id(meter_id: str, quantity: Quantity) -> str:
     """Return the external statistic id for one register of one meter."""
-    slug = re.sub(r"[^a-z0-9]+", "_", meter_id.lower()).strip("_") or "meter"
-    return f"{DOMAIN}:{slug}_{_SUFFIX[quantity]}"
+    return f"{DOMAIN}:{_slug(meter_id)}_{_SUFFIX[quantity]}"
+
+
+def cost_statistic_id(meter_id: str) -> str:
+    """Return the external statistic id of one meter's hourly energy cost."""
+    return f"{DOMAIN}:{_slug(meter_id)}_energy_cost"
 
 
 class HourlyStatistics:
