@@ -14,7 +14,11 @@ from itertools import pairwise
 from typing import Any
 
 from freezegun.api import TickingDateTimeFactory
-from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.components.recorder.models import StatisticData
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    statistics_during_period,
+)
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -49,6 +53,7 @@ from custom_components.han_port.cost import (
     parse_steps,
     read_price_entity,
 )
+from custom_components.han_port.cost_history import HourHistory, window_start
 from custom_components.han_port.han.simulator import MeterSimulator, SimulatedFrame
 from custom_components.han_port.registers import HOUR, RegisterReading
 from custom_components.han_port.tariff import (
@@ -456,6 +461,11 @@ async def test_month_rolls_over(
     assert cost_of(entry).last_month == ("2026-03", march_bill.total)
     assert cost_of(entry).month == Month(2026, 4)
 
+    # A late hour of March is not kept: this capacity method counts April alone.
+    cost_of(entry).add_hours([(datetime(2026, 3, 30, 8, tzinfo=ZONE), Fraction(5))])
+    assert len(cost_of(entry).history) == 0
+    assert list(cost_of(entry).hours) == [datetime(2026, 3, 31, 22, tzinfo=UTC)]
+
 
 def test_parse_steps() -> None:
     """Steps are kW:NOK from 0 kW upwards, decimals with a point."""
@@ -762,3 +772,248 @@ async def test_cost_sum_continues_for_a_meter_added_again(
     )
     (row,) = found[COST_ID]
     assert row["sum"] == pytest.approx(first[-1]["sum"] + row["state"])
+
+
+FJELLNETT = FIXED | {CONF_GRID_COMPANY: "fjellnett"}
+MARCH = Month(2026, 3)
+
+
+def year_of_hours(first: datetime, end: datetime) -> list[tuple[datetime, Fraction]]:
+    """Return hourly import energy from ``first`` to ``end`` (UTC starts).
+
+    A varied base load with a few large hours: in May 2025 (weighted lightly),
+    in January 2026 (weighted fully) and in March 2025, which Fjellnett counts
+    for February but no longer for March.
+    """
+    peaks = {
+        datetime(2025, 3, 12, 18, tzinfo=ZONE): Fraction(11),
+        datetime(2025, 5, 6, 7, tzinfo=ZONE): Fraction(9),
+        datetime(2026, 1, 7, 17, tzinfo=ZONE): Fraction(8),
+        datetime(2026, 1, 15, 8, tzinfo=ZONE): Fraction(15, 2),
+        datetime(2026, 1, 21, 18, tzinfo=ZONE): Fraction(7),
+    }
+    hours: list[tuple[datetime, Fraction]] = []
+    start = first.astimezone(UTC)
+    index = 0
+    while start < end:
+        base = Fraction(300 + (index * 7919) % 2700, 1000)
+        hours.append((start, peaks.get(start, base)))
+        start += timedelta(hours=1)
+        index += 1
+    return hours
+
+
+def engine_capacity(
+    installation: Installation, month: Month, hours: list[tuple[datetime, Fraction]]
+) -> tuple[Bill, Any]:
+    """Return the engine's bill and tracker of a month from the hours it counts."""
+    tracker = installation.capacity_tracker(month)
+    window = [(start, kwh) for start, kwh in hours if start >= tracker.window_start]
+    tracker.add_all(window)
+    bill = compute_bill(
+        installation,
+        month,
+        [Reading.of(start, kwh) for start, kwh in window if start in month],
+        history=[
+            Reading.of(start, kwh) for start, kwh in window if start < month.start
+        ],
+    )
+    return bill, tracker
+
+
+async def test_fjellnett_counts_twelve_months(
+    hass: HomeAssistant,
+    freezer: TickingDateTimeFactory,
+    new_pty: Callable[[], PtyMeter],
+    hass_storage: dict[str, Any],
+) -> None:
+    """The rolling capacity value in HA is the engine's over the same 12 months.
+
+    The months before are kept as the month rolls, pruned to the window and
+    saved, so a restart gives the same value, charge and headroom.
+    """
+    installation = build_installation(FJELLNETT)
+    assert installation is not None
+    assert installation.company.tariff_at(MARCH.first_day).capacity.window_months == 12
+    now = datetime(2026, 3, 12, 12, 10, tzinfo=ZONE)
+    hours = year_of_hours(
+        datetime(2025, 3, 1, tzinfo=ZONE), now - timedelta(minutes=10)
+    )
+    february_end = datetime(2026, 2, 27, 12, tzinfo=ZONE)
+
+    freezer.move_to(february_end + timedelta(minutes=5))
+    entry = await async_setup_tariff(hass, new_pty(), FJELLNETT)
+    cost = cost_of(entry)
+    cost.add_hours(start_kwh for start_kwh in hours if start_kwh[0] < february_end)
+    bill, tracker = engine_capacity(
+        installation,
+        Month(2026, 2),
+        [start_kwh for start_kwh in hours if start_kwh[0] < february_end],
+    )
+    assert cost.state.tracker is not None and cost.state.bill is not None
+    # March 2025's 11 kWh (weight 1) counts for February.
+    assert max(peak.kwh for peak in cost.state.tracker.peaks) == 11
+    assert cost.state.tracker.capacity_kw == tracker.capacity_kw
+    assert cost.state.bill.grid_capacity == bill.grid_capacity
+
+    freezer.move_to(now)
+    cost.add_hours(start_kwh for start_kwh in hours if start_kwh[0] >= february_end)
+    assert cost.month == MARCH
+    first_hour = MARCH.minus(11).start
+    assert min(cost.history.hours) == first_hour
+    assert max(cost.history.hours) == MARCH.start - HOUR
+    assert len(cost.history) == (MARCH.start - first_hour) // HOUR
+    bill, tracker = engine_capacity(installation, MARCH, hours)
+    march_alone, _ = engine_capacity(
+        installation, MARCH, [start_kwh for start_kwh in hours if start_kwh[0] in MARCH]
+    )
+    assert tracker.capacity_kw != march_alone.grid_capacity.capacity_kw
+    assert 11 not in {peak.kwh for peak in tracker.peaks}
+
+    def check(cost: TariffCost) -> None:
+        assert cost.state.tracker is not None and cost.state.bill is not None
+        assert cost.state.tracker.capacity_kw == tracker.capacity_kw
+        assert cost.state.tracker.peaks == tracker.peaks
+        assert cost.state.bill.grid_capacity == bill.grid_capacity
+        assert cost.state.bill.total == bill.total
+        assert cost.headroom(now, Fraction(1, 2)) == tracker.headroom(
+            now, Fraction(1, 2)
+        )
+        coordinator_of(entry)._status(True, None)
+        assert value(hass, "capacity_value") == round(float(tracker.capacity_kw), 3)
+
+    # An hour older than the window does not count.
+    cost.add_hours([(datetime(2025, 3, 31, 20, tzinfo=ZONE), Fraction(30))])
+    assert min(cost.history.hours) == first_hour
+    check(cost)
+
+    # Saved compactly: the first hour and one entry an hour.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    saved = hass_storage[f"{DOMAIN}.{entry.entry_id}.tariff"]["data"]["history"]
+    assert datetime.fromisoformat(saved["start"]) == first_hour
+    assert len(saved["kwh"]) == len(cost.history)
+    move_port(hass, entry, new_pty())
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert cost_of(entry) is not cost
+    assert cost_of(entry).history.hours == cost.history.hours
+    check(cost_of(entry))
+
+
+async def test_store_without_history_still_loads(
+    hass: HomeAssistant,
+    freezer: TickingDateTimeFactory,
+    new_pty: Callable[[], PtyMeter],
+    hass_storage: dict[str, Any],
+) -> None:
+    """A month saved before history was kept loads with the month alone."""
+    freezer.move_to(datetime(2026, 3, 12, 12, 10, tzinfo=ZONE))
+    month_hours = year_of_hours(MARCH.start, datetime(2026, 3, 12, 12, tzinfo=ZONE))
+    entry = await async_setup_tariff(hass, new_pty(), FJELLNETT)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    stored = hass_storage[f"{DOMAIN}.{entry.entry_id}.tariff"]["data"]
+    del stored["history"]
+    stored["hours"] = {start.isoformat(): str(kwh) for start, kwh in month_hours}
+    move_port(hass, entry, new_pty())
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    cost = cost_of(entry)
+    assert len(cost.history) == 0
+    installation = build_installation(FJELLNETT)
+    assert installation is not None
+    bill, tracker = engine_capacity(installation, MARCH, month_hours)
+    assert cost.state.tracker is not None and cost.state.bill is not None
+    assert cost.state.tracker.capacity_kw == tracker.capacity_kw
+    assert cost.state.bill.total == bill.total
+    assert any("data covers 1" in note for note in cost.state.bill.notes)
+
+
+async def test_recompute_month_fills_the_history(
+    recorder_mock: Any,
+    hass: HomeAssistant,
+    freezer: TickingDateTimeFactory,
+    new_pty: Callable[[], PtyMeter],
+) -> None:
+    """The action fetches the 12 months' hours from the import statistic."""
+    now = datetime(2026, 3, 12, 12, 10, tzinfo=ZONE)
+    first_hour = MARCH.minus(11).start
+    hours = year_of_hours(first_hour, now - timedelta(minutes=10))
+    freezer.move_to(now)
+    entry = await async_setup_tariff(hass, new_pty(), FJELLNETT)
+    coordinator = coordinator_of(entry)
+    total = Fraction(0)
+    # Every fifth hour and the large ones: fewer rows to record, gaps between.
+    hours = [
+        (start, kwh)
+        for index, (start, kwh) in enumerate(hours)
+        if index % 5 == 0 or kwh > 3
+    ]
+    rows = [StatisticData(start=first_hour - HOUR, state=0.0, sum=0.0)]
+    for start, kwh in hours:
+        total += kwh
+        rows.append(StatisticData(start=start, state=float(kwh), sum=float(total)))
+    async_add_external_statistics(hass, coordinator.statistics._metadata(IMPORT), rows)
+    await async_wait_recording_done(hass)
+
+    cost = cost_of(entry)
+    known = datetime(2025, 6, 2, 7, tzinfo=UTC)
+    cost.history.add([(known, Fraction(4))])
+    response = await hass.services.async_call(
+        DOMAIN,
+        "recompute_month",
+        {"config_entry_id": entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    march = [start_kwh for start_kwh in hours if start_kwh[0] in MARCH]
+    assert response == {"hours": len(march)}
+    # Hours already known are kept; the missing ones are filled.
+    assert cost.history.hours[known] == 4
+    expected = dict(hours) | {known: Fraction(4)}
+    assert cost.history.hours == {
+        start: kwh for start, kwh in expected.items() if start < MARCH.start
+    }
+    installation = build_installation(FJELLNETT)
+    assert installation is not None
+    bill, tracker = engine_capacity(installation, MARCH, sorted(expected.items()))
+    assert cost.state.tracker is not None and cost.state.bill is not None
+    assert cost.state.tracker.capacity_kw == tracker.capacity_kw
+    assert cost.state.bill.grid_capacity == bill.grid_capacity
+
+
+def test_hour_history() -> None:
+    """The history saves compactly, restores, prunes and fills only gaps."""
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    history = HourHistory()
+    assert history.stored() is None
+    assert len(HourHistory.restore(None)) == 0
+    history.add([(first, Fraction(1, 2)), (first + 2 * HOUR, Fraction(3))])
+    assert history.stored() == {
+        "start": "2026-01-01T00:00:00+00:00",
+        "kwh": ["1/2", None, "3"],
+    }
+    assert HourHistory.restore(history.stored()).hours == history.hours
+    assert history.fill([(first, Fraction(9)), (first + HOUR, Fraction(2))]) == 1
+    assert history.hours[first] == Fraction(1, 2)
+    history.prune(first + HOUR, first + 2 * HOUR)
+    assert list(history.hours) == [first + HOUR]
+    history.prune(None, first + 2 * HOUR)
+    assert len(history) == 0
+
+    bkk = build_installation(FIXED)
+    fjellnett = build_installation(FJELLNETT)
+    foie = build_installation(FIXED | {CONF_GRID_COMPANY: "foie"})
+    assert bkk is not None and fjellnett is not None and foie is not None
+    assert window_start(bkk, MARCH) is None
+    assert window_start(fjellnett, MARCH) == Month(2025, 4).start
+    assert window_start(foie, Month(2026, 11)) is None
+
+    # Only the highest hour of each week is counted, picked once per change.
+    year = HourHistory(year_of_hours(MARCH.minus(12).start, MARCH.start))
+    assert year.counted(bkk, MARCH) == []
+    counted = year.counted(fjellnett, MARCH)
+    assert 48 <= len(counted) <= 49
+    assert min(reading.start for reading in counted) >= MARCH.minus(11).start
+    assert year.counted(fjellnett, MARCH) is counted
+    year.add([(datetime(2026, 2, 2, 8, tzinfo=ZONE), Fraction(20))])
+    assert Fraction(20) in {reading.kwh for reading in year.counted(fjellnett, MARCH)}

@@ -5,8 +5,10 @@ entity (its state and any price lists it carries) and remembers every
 interval's price it has seen, so a finished hour is priced with its own price.
 Each hour the meter's registers close is priced with the engine, added to the
 month's capacity tracker and booked as hourly cost statistic
-``han_port:<meter>_energy_cost`` in the same hour as its energy. Everything the
-month needs is saved, so a restart loses neither cost nor peaks. A rate past
+``han_port:<meter>_energy_cost`` in the same hour as its energy. A capacity
+method over several months (Fjellnett's 12) also counts the hours of the
+months before, kept in :mod:`.cost_history`. Everything the month needs is
+saved, so a restart loses neither cost nor peaks. A rate past
 its validity raises the ``tariff_expired`` repair issue instead of extrapolating.
 """
 
@@ -59,6 +61,7 @@ from .const import (
     LOGGER,
     ZONE_AUTO,
 )
+from .cost_history import HourHistory, window_start
 from .han.model import Quantity
 from .registers import RegisterReading, spread
 from .tariff import (
@@ -269,6 +272,7 @@ class TariffCost:
         self._on_change = on_change
         self._store = tariff_store(hass, entry_id)
         self.hours: dict[datetime, Fraction] = {}
+        self.history = HourHistory()
         self.prices: dict[datetime, tuple[PricePoint, ...]] = {}
         self.last_register: tuple[datetime, float] | None = None
         self.month_start_sum = Fraction(0)
@@ -289,6 +293,7 @@ class TariffCost:
             datetime.fromisoformat(start): Fraction(kwh)
             for start, kwh in stored.get("hours", {}).items()
         }
+        self.history = HourHistory.restore(stored.get("history"))
         for hour, points in stored.get("prices", {}).items():
             self.prices[datetime.fromisoformat(hour)] = tuple(
                 (datetime.fromisoformat(start), int(minutes), Fraction(price))
@@ -312,6 +317,9 @@ class TariffCost:
                 self.hass, self.price_entity, self._price_changed
             )
         self._roll_to(Month.of(dt_util.utcnow()))
+        self.history.prune(
+            window_start(self.installation, self.month), self.month.start
+        )
         self.recompute()
         self._booked = self._hour_costs()
 
@@ -326,6 +334,7 @@ class TariffCost:
         return {
             "month": str(self.month),
             "hours": {start.isoformat(): str(kwh) for start, kwh in self.hours.items()},
+            "history": self.history.stored(),
             "prices": {
                 hour.isoformat(): [
                     [start.isoformat(), minutes, str(price)]
@@ -427,6 +436,9 @@ class TariffCost:
             self._roll_to(Month.of(start))
             if start in self.month:
                 self.hours[start.astimezone(UTC)] = kwh
+            elif (since := window_start(self.installation, self.month)) is not None:
+                if since <= start < self.month.start:
+                    self.history.add([(start, kwh)])
         self._roll_to(Month.of(dt_util.utcnow()))
         self.recompute()
         self._book_costs()
@@ -441,6 +453,9 @@ class TariffCost:
         if self.state.bill is not None:
             self.last_month = (str(self.month), self.state.bill.total)
         self.month_start_sum += sum(self._hour_costs().values(), Fraction(0))
+        if (since := window_start(self.installation, month)) is not None:
+            self.history.add(self.hours.items())
+        self.history.prune(since, month.start)
         self.month = month
         self.hours = {start: kwh for start, kwh in self.hours.items() if start in month}
         self._booked = {}
@@ -456,9 +471,12 @@ class TariffCost:
             if spot is None or _has_hour(spot, reading.start)
         ]
         try:
+            earlier = self.history.counted(self.installation, month)
             tracker = self.installation.capacity_tracker(month)
-            tracker.add_all((reading.start, reading.kwh) for reading in readings)
-            bill = compute_bill(self.installation, month, priced, spot)
+            tracker.add_all(
+                (reading.start, reading.kwh) for reading in [*earlier, *readings]
+            )
+            bill = compute_bill(self.installation, month, priced, spot, history=earlier)
         except RateUnavailableError as err:
             self._expired(str(err))
             self.state = MonthState(month, None, None, len(readings))
@@ -548,13 +566,18 @@ class TariffCost:
         return exact(round(rows[-1].get("sum") or 0.0, 6))
 
     async def async_recompute(self, import_statistic: str) -> int:
-        """Rebuild the month's hours from the recorded import statistic; return how many."""
+        """Rebuild the month's hours from the recorded import statistic; return how many.
+
+        A capacity method over several months also gets the hours of the
+        months before that its history is missing.
+        """
         month = Month.of(dt_util.utcnow())
         self._roll_to(month)
+        since = window_start(self.installation, month)
         found = await get_instance(self.hass).async_add_executor_job(
             statistics_during_period,
             self.hass,
-            month.start,
+            month.start if since is None else since,
             month.end,
             {import_statistic},
             "hour",
@@ -569,13 +592,17 @@ class TariffCost:
             )
             for row in found.get(import_statistic, [])
         }
-        self.hours = hours
+        self.hours = {start: kwh for start, kwh in hours.items() if start in month}
+        if since is not None:
+            self.history.fill(
+                (start, kwh) for start, kwh in hours.items() if start < month.start
+            )
         self._booked = {}
         self.recompute()
         self._book_costs()
         self._save()
         self._on_change()
-        return len(hours)
+        return len(self.hours)
 
     # What the sensors show -------------------------------------------------
 

@@ -135,6 +135,15 @@ class CapacityTracker:
         return self.fuse is None
 
     @property
+    def maxima(self) -> tuple[Peak, ...]:
+        """Return the highest interval of each day (week) seen, in time order.
+
+        Only these can still count, so they stand for every interval fed: a
+        tracker fed them instead gives the same value, peaks and headroom.
+        """
+        return tuple(sorted(self._maxima.values(), key=lambda peak: peak.start))
+
+    @property
     def peaks(self) -> tuple[Peak, ...]:
         """Return the peaks that make up the value, highest first."""
         ranked = sorted(self._maxima.values(), key=lambda peak: (-peak.kw, peak.start))
