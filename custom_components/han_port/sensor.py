@@ -248,6 +248,20 @@ def _last_hour_attributes(coordinator: HanCoordinator) -> dict[str, Any]:
     }
 
 
+def _counter(
+    key: str, value_fn: Callable[[HanCoordinator], StateType]
+) -> HanSensorEntityDescription:
+    """Describe a diagnostic counter: rarely looked at, so disabled by default."""
+    return HanSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_registry_enabled_default=False,
+        value_fn=value_fn,
+    )
+
+
 # Always created: they do not depend on which lists the meter sends.
 FIXED_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
     HanSensorEntityDescription(
@@ -278,37 +292,14 @@ FIXED_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
         value_fn=lambda coordinator: _kwh(coordinator.live.last_hour_wh),
         attributes_fn=_last_hour_attributes,
     ),
-    HanSensorEntityDescription(
-        key="frames",
-        translation_key="frames",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_registry_enabled_default=False,
-        value_fn=lambda coordinator: coordinator.decoder.stats.frames,
+    _counter("frames", lambda coordinator: coordinator.decoder.stats.frames),
+    _counter(
+        "checksum_errors", lambda coordinator: coordinator.decoder.stats.checksum_errors
     ),
-    HanSensorEntityDescription(
-        key="checksum_errors",
-        translation_key="checksum_errors",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_registry_enabled_default=False,
-        value_fn=lambda coordinator: coordinator.decoder.stats.checksum_errors,
-    ),
-    HanSensorEntityDescription(
-        key="reconnects",
-        translation_key="reconnects",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_registry_enabled_default=False,
-        value_fn=lambda coordinator: coordinator.listener.stats.reconnects,
-    ),
-    HanSensorEntityDescription(
-        key="rejected_registers",
-        translation_key="rejected_registers",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_registry_enabled_default=False,
-        value_fn=lambda coordinator: sum(coordinator.guard.rejected.values()),
+    _counter("reconnects", lambda coordinator: coordinator.listener.stats.reconnects),
+    _counter(
+        "rejected_registers",
+        lambda coordinator: sum(coordinator.guard.rejected.values()),
     ),
 )
 

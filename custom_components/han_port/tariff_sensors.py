@@ -8,6 +8,7 @@ supply and the scheme).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from fractions import Fraction
 from typing import Any, Final
@@ -185,6 +186,24 @@ def _headroom_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     }
 
 
+def _running_cost(
+    key: str,
+    value_fn: Callable[[HanCoordinator], float | None],
+    last_reset_fn: Callable[[HanCoordinator], datetime | None],
+) -> HanSensorEntityDescription:
+    """Describe a cost that starts from zero each period (hour, day, month)."""
+    return HanSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        native_unit_of_measurement=NOK,
+        suggested_display_precision=2,
+        value_fn=value_fn,
+        last_reset_fn=last_reset_fn,
+    )
+
+
 TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
     HanSensorEntityDescription(
         key="price_now",
@@ -194,35 +213,16 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
         value_fn=_price_now,
         attributes_fn=_price_attributes,
     ),
-    HanSensorEntityDescription(
-        key="cost_this_hour",
-        translation_key="cost_this_hour",
-        device_class=SensorDeviceClass.MONETARY,
-        state_class=SensorStateClass.TOTAL,
-        native_unit_of_measurement=NOK,
-        suggested_display_precision=2,
-        value_fn=_cost_this_hour,
-        last_reset_fn=lambda coordinator: coordinator.live.hour_start,
+    _running_cost(
+        "cost_this_hour",
+        _cost_this_hour,
+        lambda coordinator: coordinator.live.hour_start,
     ),
-    HanSensorEntityDescription(
-        key="cost_today",
-        translation_key="cost_today",
-        device_class=SensorDeviceClass.MONETARY,
-        state_class=SensorStateClass.TOTAL,
-        native_unit_of_measurement=NOK,
-        suggested_display_precision=2,
-        value_fn=_cost_today,
-        last_reset_fn=lambda _: dt_util.start_of_local_day(),
-    ),
-    HanSensorEntityDescription(
-        key="cost_this_month",
-        translation_key="cost_this_month",
-        device_class=SensorDeviceClass.MONETARY,
-        state_class=SensorStateClass.TOTAL,
-        native_unit_of_measurement=NOK,
-        suggested_display_precision=2,
-        value_fn=_cost_this_month,
-        last_reset_fn=lambda coordinator: _cost(coordinator).month.start,
+    _running_cost("cost_today", _cost_today, lambda _: dt_util.start_of_local_day()),
+    _running_cost(
+        "cost_this_month",
+        _cost_this_month,
+        lambda coordinator: _cost(coordinator).month.start,
     ),
     HanSensorEntityDescription(
         key="cost_last_month",
