@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from fractions import Fraction
 import json
@@ -284,3 +285,75 @@ def test_rounding_of_weighted_value() -> None:
         [Reading.of(month_hours(month)[0], "1.234")],
     )
     assert bill.grid_capacity.capacity_kw == Fraction("1.23")
+
+
+def test_step_headroom_worked_example() -> None:
+    """The same afternoon as the worked example, measured against the next step (5 kW).
+
+    The value is 4.83 kW (step 2–5); the hour may end at 3 × 5 − (5.2 + 4.8) =
+    5.0 kWh before the mean reaches 5 kW: (5.0 − 2.4) kWh / (1/3) h = 7 800 W,
+    more than the 6 300 W that keep the value where it is.
+    """
+    part = load_grid_company("bkk").tariff_at(FEB.first_day).capacity
+    tracker = CapacityTracker(part, FEB, vat=Fraction("0.25"))
+    for day, kwh in ((2, "5.2"), (3, "4.8"), (4, "4.5"), (5, "3.9")):
+        tracker.add(oslo(2026, 2, day, 18), kwh)
+    tracker.add(oslo(2026, 2, 6, 7), "3.0")
+    now = oslo(2026, 2, 6, 8, 40)
+    energy = Fraction("3.6") * Fraction(40, 60)
+    step = tracker.step_headroom(now, energy)
+    strict = tracker.headroom(now, energy)
+    assert step is not None and strict is not None
+    assert step.threshold_kwh == 5
+    assert step.watts == 7800
+    assert step.watts > strict.watts
+    # Drawing exactly the threshold lands the value on the boundary: the next step.
+    tracker.add(oslo(2026, 2, 6, 8), step.threshold_kwh)
+    assert tracker.capacity_kw == 5
+    assert tracker.step is not None and tracker.step.from_kw == 5
+
+
+def test_step_headroom_early_in_the_month() -> None:
+    """In a month's first hour the strict headroom is 0 W; the step allows up to 2 kWh."""
+    part = load_grid_company("bkk").tariff_at(FEB.first_day).capacity
+    tracker = CapacityTracker(part, FEB, vat=Fraction(0))
+    step = tracker.step_headroom(oslo(2026, 2, 1, 0, 30), "0.5")
+    assert step is not None
+    assert step.threshold_kwh == 2
+    assert step.watts == 3000  # (2 − 0.5) kWh in half an hour
+
+
+def test_step_headroom_none_on_the_top_step_and_without_steps() -> None:
+    """Above the last boundary, and for per-kW or fuse tariffs, there is no next step."""
+    part = load_grid_company("bkk").tariff_at(FEB.first_day).capacity
+    tracker = CapacityTracker(part, FEB, vat=Fraction(0))
+    tracker.add(oslo(2026, 2, 1, 18), "150")
+    assert tracker.step is not None and tracker.step.to_kw is None
+    assert tracker.step_headroom(oslo(2026, 2, 2, 18, 30), 0) is None
+    rolling = load_grid_company("fjellnett").tariff_at(FEB.first_day).capacity
+    assert not rolling.steps
+    per_kw = CapacityTracker(rolling, FEB, vat=Fraction(0))
+    assert per_kw.step_headroom(oslo(2026, 2, 2, 18, 30), 0) is None
+
+
+@pytest.mark.parametrize(
+    ("inclusive", "threshold"),
+    [(True, Fraction("1.95")), (False, Fraction("2.05"))],
+)
+def test_step_headroom_with_a_rounded_value(
+    inclusive: bool, threshold: Fraction
+) -> None:
+    """A value rounded to 0.1 kW reaches the 2 kW step from 1.95 kW, or passes it from 2.05."""
+    part = replace(
+        load_grid_company("bkk").tariff_at(FEB.first_day).capacity,
+        value_decimals=1,
+        threshold_inclusive=inclusive,
+    )
+    tracker = CapacityTracker(part, FEB, vat=Fraction(0))
+    step = tracker.step_headroom(oslo(2026, 2, 1, 0), 0)
+    assert step is not None and step.threshold_kwh == threshold
+    below = CapacityTracker(part, FEB, vat=Fraction(0))
+    below.add(oslo(2026, 2, 1, 0), threshold - Fraction(1, 1000))
+    assert below.step is not None and below.step.from_kw == 0
+    tracker.add(oslo(2026, 2, 1, 0), threshold)
+    assert tracker.step is not None and tracker.step.from_kw == 2

@@ -4,7 +4,7 @@ Fed with each completed metering interval (energy from the meter's own
 registers), it keeps the highest interval of each day (or week, for the
 rolling method) and derives the value, the step and the charge. The headroom
 answers the load-shedding question: how much may still be drawn this interval
-without raising the month's value.
+without raising the month's value, or, laxer, without reaching the next step.
 """
 
 from __future__ import annotations
@@ -209,6 +209,34 @@ class CapacityTracker:
         """
         if not self.measured:
             return None
+        return self._headroom(now, energy_so_far, None)
+
+    def step_headroom(self, now: datetime, energy_so_far: Number) -> Headroom | None:
+        """Return the power that can still be drawn this interval without a higher step.
+
+        Laxer than ``headroom``: the value may rise as long as it stays in its
+        step, which is what the bill feels. Early in a month, when every hour
+        above the mean raises the value, this is the figure to shed load on.
+        ``None`` on the top step and for tariffs without steps.
+        """
+        step = self.step
+        if not self.measured or step is None or step.to_kw is None:
+            return None
+        boundary = step.to_kw
+        if (places := self.part.value_decimals) is not None:
+            # The invoice rounds the value: half a unit below (or above, for
+            # "til og med" steps) the boundary already rounds onto it.
+            half = Fraction(1, 2 * 10**places)
+            boundary += -half if self.part.threshold_inclusive else half
+        return self._headroom(now, energy_so_far, boundary)
+
+    def _headroom(
+        self, now: datetime, energy_so_far: Number, ceiling_kw: Fraction | None
+    ) -> Headroom:
+        """Return the headroom that keeps the mean of the top N at ``ceiling_kw``.
+
+        ``None`` as the ceiling stands for the present value.
+        """
         start = floor_interval(now, self.minutes)
         self._check(start)
         end = start + self.interval
@@ -219,13 +247,14 @@ class CapacityTracker:
             reverse=True,
         )
         n = self.part.n
-        counted = [*others, current.kw] if current is not None else others
-        top = sorted(counted, reverse=True)[:n]
-        value = sum(top, ZERO) / len(top) if top else ZERO
+        if ceiling_kw is None:
+            counted = [*others, current.kw] if current is not None else others
+            top = sorted(counted, reverse=True)[:n]
+            ceiling_kw = sum(top, ZERO) / len(top) if top else ZERO
         if len(others) >= n:
-            bound = n * value - sum(others[: n - 1], ZERO)
+            bound = n * ceiling_kw - sum(others[: n - 1], ZERO)
         else:
-            bound = (len(others) + 1) * value - sum(others, ZERO)
+            bound = (len(others) + 1) * ceiling_kw - sum(others, ZERO)
         limit_kw = max(bound, current.kw if current is not None else ZERO)
         threshold = limit_kw / self._weight(start) * as_hours(self.interval)
         energy = exact(energy_so_far)
