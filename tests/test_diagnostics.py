@@ -338,7 +338,7 @@ async def test_p1_meter(
     assert data["meter"]["meter_id"] == "E003" + "*" * 13
     assert data["meter"]["values"]["active_energy_import"] == 777777
     assert data["registers"]["rejected"] == dict.fromkeys(
-        ("decreased", "zero", "repeated", "implausible"), 0
+        ("decreased", "zero", "repeated", "implausible", "future"), 0
     )
     assert len(data["recent_frames"]) == 3
     frame = bytes.fromhex(data["recent_frames"][0])

@@ -295,6 +295,25 @@ def test_guard_rejects_implausible_rise() -> None:
     assert guard.check(reading(hour, {IMPORT: 1_019_000})).accepted
 
 
+def test_guard_rejects_clock_in_the_future() -> None:
+    """A meter clock more than three hours after the arrival is not believed."""
+    guard = RegisterGuard(main_fuse=25)
+    guard.check(reading(WINTER, {IMPORT: 1_000_000}))
+    ahead = WINTER + timedelta(days=2)
+    verdict = guard.check(
+        reading(ahead, {IMPORT: 1_000_500}), WINTER + timedelta(hours=1, seconds=10)
+    )
+    assert verdict.reason is Rejection.FUTURE
+    assert "47.0 h ahead" in verdict.detail
+    assert guard.last is not None
+    assert guard.last.clock == WINTER
+    # Within three hours the meter's clock decides, as for a slow Home Assistant.
+    hour = WINTER + timedelta(hours=1)
+    assert guard.check(
+        reading(hour, {IMPORT: 1_000_500}), hour - timedelta(hours=3)
+    ).accepted
+
+
 def test_guard_limit_grows_with_time() -> None:
     """Three hours allow three times the energy of one."""
     guard = RegisterGuard(main_fuse=25)
@@ -370,6 +389,7 @@ def test_guard_other_rejection_breaks_lower_run() -> None:
         Rejection.ZERO: 1,
         Rejection.REPEATED: 0,
         Rejection.IMPLAUSIBLE: 0,
+        Rejection.FUTURE: 0,
     }
 
 

@@ -30,6 +30,8 @@ BAUDRATES: Final = (2400, 9600, 115200)
 RECENT_FRAMES: Final = 30
 NO_DATA_ISSUE_SECONDS: Final = 600
 ERROR_WINDOW_SECONDS: Final = 60
+# Bytes in an error window that fit no frame, with nothing decoded: a garbled line.
+GARBLED_BYTES: Final = 256
 
 # Options: the tariff (grid company, taxes, scheme, supplier contract).
 CONF_GRID_COMPANY: Final = "grid_company"

@@ -39,6 +39,7 @@ from .const import (
     DEFAULT_MAIN_FUSE,
     DOMAIN,
     ERROR_WINDOW_SECONDS,
+    GARBLED_BYTES,
     LOGGER,
     NO_DATA_ISSUE_SECONDS,
     RECENT_FRAMES,
@@ -184,7 +185,7 @@ class HanCoordinator:
         self._no_data_timer: CALLBACK_TYPE | None = None
         self._rejection_logged: set[str] = set()
         self._accepted_since_rejection = 0
-        self._window = (0, 0)
+        self._window = (0, 0, 0)
         self._decryption_errors = 0
         self._device_id: str | None = None
         self._store = saved_state(hass, entry.entry_id)
@@ -394,7 +395,7 @@ class HanCoordinator:
             else now.isoformat(),
             values=registers,
         )
-        verdict = self.guard.check(reading)
+        verdict = self.guard.check(reading, now)
         if not verdict.accepted:
             self._rejected(verdict)
             return False
@@ -507,19 +508,24 @@ class HanCoordinator:
 
     @callback
     def _check_errors(self, _now: datetime) -> None:
-        """Raise the parity issue when a window has checksum errors and no telegrams.
+        """Raise the parity issue when a window has garbled data and no telegrams.
 
-        Wrong parity or baud rate garbles bytes, so frames are found by their
-        flags but fail their checksums, while nothing decodes.
+        Wrong parity or baud rate garbles bytes. Where a frame's flag survives,
+        the frame fails its checksum; but a UART that lost the bit timing after
+        a framing error resynchronises on a wrong edge, and then not even the
+        flags survive: the bytes fit no frame at all.
         """
         stats = self.decoder.stats
         errors = stats.checksum_errors + stats.frame_errors
         telegrams = stats.telegrams
         new_errors = errors - self._window[0]
         new_telegrams = telegrams - self._window[1]
-        self._window = (errors, telegrams)
+        new_discarded = stats.discarded_bytes - self._window[2]
+        self._window = (errors, telegrams, stats.discarded_bytes)
         issue_id = self._issue_id("checksum_errors")
-        if new_errors >= 5 and new_errors > new_telegrams:
+        if (new_errors >= 5 and new_errors > new_telegrams) or (
+            new_telegrams == 0 and new_discarded >= GARBLED_BYTES
+        ):
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -532,6 +538,7 @@ class HanCoordinator:
                     "port": self.port_label,
                     "line": self.settings.line,
                     "errors": str(new_errors),
+                    "bytes": str(new_discarded),
                     "seconds": str(ERROR_WINDOW_SECONDS),
                 },
             )

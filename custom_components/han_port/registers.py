@@ -2,9 +2,10 @@
 
 No Home Assistant import. Norwegian meters push the registers once an hour
 (List 3) with the meter clock at the hour boundary; P1 meters push them in
-every telegram. A register that is lower than before, zero, a resent hour or
-more energy than the main fuse lets through would corrupt the Energy dashboard
-and a month's capacity step, so every reading passes the guard first.
+every telegram. A register that is lower than before, zero, a resent hour,
+stamped with a clock in the future or more energy than the main fuse lets
+through would corrupt the Energy dashboard and a month's capacity step, so
+every reading passes the guard first.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ PHASES: Final = 3
 # one unit above the fuse limit is rounding, not a glitch.
 TOLERANCE_WH: Final = 1000.0
 REBASELINE_AFTER: Final = 3
+# A register cannot be read in the future. A meter clock further ahead of the
+# reading's arrival than this is set wrong or glitched: taken as stated it
+# would book energy in hours still to come, then reject every reading until
+# real time caught up, and put all of their energy in one hour.
+MAX_CLOCK_AHEAD: Final = timedelta(hours=3)
 
 ACTIVE_REGISTERS: Final = (Quantity.ACTIVE_ENERGY_IMPORT, Quantity.ACTIVE_ENERGY_EXPORT)
 STATISTIC_REGISTERS: Final = ACTIVE_REGISTERS
@@ -64,6 +70,7 @@ class Rejection(StrEnum):
     ZERO = "zero"
     REPEATED = "repeated"
     IMPLAUSIBLE = "implausible"
+    FUTURE = "future"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +130,11 @@ class RegisterGuard:
     accepted: int = 0
     _lower_run: list[RegisterReading] = field(default_factory=list)
 
-    def check(self, reading: RegisterReading) -> Verdict:
-        """Judge ``reading``; on acceptance it becomes the reference."""
-        verdict = self._judge(reading)
+    def check(
+        self, reading: RegisterReading, received: datetime | None = None
+    ) -> Verdict:
+        """Judge ``reading``, which arrived at ``received``; if accepted it is the reference."""
+        verdict = self._judge(reading, received)
         if verdict.accepted:
             self.accepted += 1
             self.last = reading
@@ -141,7 +150,17 @@ class RegisterGuard:
             self._lower_run.clear()
         return verdict
 
-    def _judge(self, reading: RegisterReading) -> Verdict:
+    def _judge(
+        self, reading: RegisterReading, received: datetime | None = None
+    ) -> Verdict:
+        if received is not None and reading.clock - received > MAX_CLOCK_AHEAD:
+            return Verdict(
+                False,
+                Rejection.FUTURE,
+                f"meter clock {reading.stated} is "
+                f"{(reading.clock - received) / HOUR:.1f} h ahead of the time it "
+                f"arrived, {received.isoformat(timespec='seconds')}",
+            )
         values = reading.values
         if values.get(Quantity.ACTIVE_ENERGY_IMPORT) == 0:
             return Verdict(False, Rejection.ZERO, "active energy import is 0")
