@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from itertools import pairwise
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import TickingDateTimeFactory
 from homeassistant.components.recorder.models import StatisticData
@@ -23,6 +24,7 @@ from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -62,11 +64,12 @@ from custom_components.han_port.tariff import (
     Month,
     Reading,
     SpotPrices,
+    TariffError,
     compute_bill,
     exact,
     price_at,
 )
-from custom_components.han_port.tariff_sensors import energy_so_far
+from custom_components.han_port.tariff_sensors import energy_so_far, figures
 
 from .meter import PtyMeter
 from .test_statistics import (
@@ -1017,3 +1020,71 @@ def test_hour_history() -> None:
     assert year.counted(fjellnett, MARCH) is counted
     year.add([(datetime(2026, 2, 2, 8, tzinfo=ZONE), Fraction(20))])
     assert Fraction(20) in {reading.kwh for reading in year.counted(fjellnett, MARCH)}
+
+
+async def test_prices_worked_out_once_per_interval(
+    hass: HomeAssistant,
+    freezer: TickingDateTimeFactory,
+    new_pty: Callable[[], PtyMeter],
+) -> None:
+    """A price holds for its settlement interval, the month's energy and the prices."""
+    start = datetime(2026, 3, 12, 12, 0, tzinfo=ZONE)
+    freezer.move_to(start)
+    attributes, _ = spot_state(start)
+    hass.states.async_set("sensor.spot", "130.5", attributes)
+    entry = await async_setup_tariff(hass, new_pty(), SPOT)
+    cost = cost_of(entry)
+    price = cost.price_now(start + timedelta(minutes=1))
+    ahead = cost.prices_ahead(start + timedelta(minutes=1))
+    assert price is not None
+    assert ahead[0] == price
+    assert cost.price_now(start + timedelta(minutes=59)) is price
+    assert cost.prices_ahead(start + timedelta(minutes=59)) is ahead
+
+    later = cost.price_now(start + timedelta(hours=1))
+    assert later is not None
+    assert later.start == start + timedelta(hours=1)
+    assert cost.prices_ahead(start + timedelta(hours=1))[0] == later
+
+    # More energy this month is a new key: the price is worked out again.
+    cost.add_hours([(start - timedelta(hours=2), Fraction(3))])
+    assert cost.price_now(start + timedelta(hours=1)) is not later
+    assert cost.price_now(start + timedelta(hours=1)) == later
+
+    # A rate that ends within the coming prices shows none of them.
+    with patch(
+        "custom_components.han_port.cost.prices_ahead",
+        side_effect=TariffError("no rate"),
+    ):
+        assert cost.prices_ahead(start + timedelta(hours=2)) == []
+
+
+async def test_figures_shared_per_telegram(
+    hass: HomeAssistant,
+    freezer: TickingDateTimeFactory,
+    new_pty: Callable[[], PtyMeter],
+) -> None:
+    """The tariff sensors of one update share one set of figures; reading moves nothing."""
+    frames = list(hourly_frames())
+    freezer.move_to(frames[0].time - timedelta(minutes=1))
+    entry = await async_setup_tariff(hass, new_pty(), FIXED)
+    coordinator = coordinator_of(entry)
+    before = figures(coordinator)
+    assert before.at is None
+    assert figures(coordinator) is not before  # without a telegram: now, each time
+
+    await async_feed(hass, freezer, entry, frames[:2])
+    found = figures(coordinator)
+    assert found.at == coordinator.last_telegram
+    assert figures(coordinator) is found
+    live = coordinator.live
+    energy = live.energy_wh
+    freezer.move_to(frames[1].time + timedelta(minutes=10))
+    assert energy_so_far(coordinator, dt_util.utcnow()) == exact(
+        round(energy, 3)
+    ) / Fraction(1000)
+    assert live.energy_wh == energy
+
+    # A new month state (an hour booked) is worked out again at the same telegram.
+    cost_of(entry).recompute()
+    assert figures(coordinator) is not found

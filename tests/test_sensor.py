@@ -26,10 +26,17 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
     ATTR_UNIT_OF_MEASUREMENT,
+    EVENT_STATE_REPORTED,
     STATE_UNAVAILABLE,
     EntityCategory,
 )
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import (
+    Event,
+    EventStateReportedData,
+    HomeAssistant,
+    State,
+    callback,
+)
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -959,3 +966,40 @@ async def test_base_entity_follows_the_coordinator(
     assert entity.available
     assert hass.states.get(entity.entity_id).state != STATE_UNAVAILABLE
     await platform.async_reset()
+
+
+async def test_unchanged_derived_sensors_are_not_written_again(
+    make_rig: RigFactory,
+) -> None:
+    """A resent meter value is reported again; a derived value that stayed is not."""
+    rig = await make_rig()
+    frame = power_frame(1500)
+    await rig.send(frame)
+    power = rig.state("active_power_import")
+    last_hour = rig.state("energy_last_hour")
+    assert power is not None
+    assert last_hour is not None
+    reports: list[str] = []
+
+    @callback
+    def reported(event: Event[EventStateReportedData]) -> None:
+        reports.append(event.data["entity_id"])
+
+    @callback
+    def every(_data: EventStateReportedData) -> bool:
+        return True
+
+    unsubscribe = rig.hass.bus.async_listen(
+        EVENT_STATE_REPORTED, reported, event_filter=every
+    )
+    await rig.send(frame)
+    unsubscribe()
+    again = rig.state("active_power_import")
+    assert again is not None
+    assert again.state == power.state
+    assert reports.count(power.entity_id) == 1
+    assert last_hour.entity_id not in reports
+
+    # Going unavailable is written even though the value stayed.
+    rig.coordinator._status(False, "test")
+    assert rig.state("energy_last_hour").state == STATE_UNAVAILABLE

@@ -89,6 +89,7 @@ from .tariff import (
     prices_ahead,
     project_month,
 )
+from .tariff.clock import floor_interval
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10
@@ -98,6 +99,8 @@ AHEAD: Final = 48  # settlement intervals shown ahead
 _STEP: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*")
 
 type PricePoint = tuple[datetime, int, Fraction]
+# Settlement interval, the month's energy so far and the spot prices.
+type PriceKey = tuple[datetime, Fraction, SpotPrices | None]
 
 
 def tariff_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -283,6 +286,8 @@ class TariffCost:
         self._spot: SpotPrices | None = None
         self._booked: dict[datetime, Fraction] = {}
         self._unsubscribe: CALLBACK_TYPE | None = None
+        self._price_memo: tuple[PriceKey, PriceBreakdown | None] | None = None
+        self._ahead_memo: tuple[PriceKey, list[PriceBreakdown]] | None = None
 
     # Lifecycle -------------------------------------------------------------
 
@@ -321,7 +326,11 @@ class TariffCost:
             window_start(self.installation, self.month), self.month.start
         )
         self.recompute()
-        self._booked = self._hour_costs()
+        # Nothing counts as booked after a start: rows still queued in the
+        # recorder when Home Assistant stopped (or crashed) may never have been
+        # written, so the month's rows are written again (upserts) with the
+        # first hour booked, instead of leaving holes in the cost statistic.
+        self._booked = {}
 
     async def async_stop(self) -> None:
         """Stop following the prices and save."""
@@ -606,34 +615,50 @@ class TariffCost:
 
     # What the sensors show -------------------------------------------------
 
-    def price_now(self, now: datetime) -> PriceBreakdown | None:
-        """Return what the next kWh costs now, ``None`` without a price."""
+    def _price_key(self, now: datetime) -> PriceKey:
+        """Return what the price at ``now`` depends on besides the installation."""
         bill = self.state.bill
-        try:
-            return price_at(
-                self.installation,
-                now,
-                self.spot if self._needs_spot else None,
-                month_kwh=bill.kwh if bill is not None else 0,
-            )
-        except TariffError:
-            return None
+        return (
+            floor_interval(now, self.installation.supply.settlement_minutes),
+            bill.kwh if bill is not None else Fraction(0),
+            self.spot if self._needs_spot else None,
+        )
+
+    def price_now(self, now: datetime) -> PriceBreakdown | None:
+        """Return what the next kWh costs now, ``None`` without a price.
+
+        A price holds for its settlement interval: it is worked out again only
+        when the interval, the month's energy or the spot prices change, not
+        for every telegram and sensor.
+        """
+        key = self._price_key(now)
+        if self._price_memo is None or self._price_memo[0] != key:
+            try:
+                price = price_at(self.installation, now, key[2], month_kwh=key[1])
+            except TariffError:
+                price = None
+            self._price_memo = (key, price)
+        return self._price_memo[1]
 
     def prices_ahead(self, now: datetime) -> list[PriceBreakdown]:
-        """Return the price of each coming hour that spot prices exist for."""
-        bill = self.state.bill
-        if not self._needs_spot or self.spot is None:
-            return []
-        try:
-            return prices_ahead(
-                self.installation,
-                now,
-                self.spot,
-                month_kwh=bill.kwh if bill is not None else 0,
-                limit=AHEAD,
-            )
-        except TariffError:
-            return []
+        """Return the price of each coming interval that spot prices exist for.
+
+        Worked out once per settlement interval, as ``price_now``: the list
+        holds up to ``AHEAD`` prices.
+        """
+        key = self._price_key(now)
+        if self._ahead_memo is not None and self._ahead_memo[0] == key:
+            return self._ahead_memo[1]
+        ahead: list[PriceBreakdown] = []
+        if key[2] is not None:
+            try:
+                ahead = prices_ahead(
+                    self.installation, now, key[2], month_kwh=key[1], limit=AHEAD
+                )
+            except TariffError:
+                ahead = []
+        self._ahead_memo = (key, ahead)
+        return ahead
 
     def running_hour(self, now: datetime, energy_kwh: Fraction) -> Fraction | None:
         """Return the cost of the running hour so far at the price in force."""

@@ -355,6 +355,8 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
         """Set up the sensor and read the value known now."""
         super().__init__(coordinator, description)
         self._restored: StateType | datetime = None
+        self._attributes: dict[str, Any] | None = None
+        self._last_reset: datetime | None = None
         self._was_available = coordinator.available
         self._set_value()
 
@@ -368,24 +370,58 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
                 self._restored = last.native_value
                 self._attr_native_value = last.native_value
 
-    def _set_value(self) -> None:
+    def _set_value(self) -> bool:
+        """Read value, last reset and attributes; return whether any changed."""
         description = self.entity_description
-        value = description.value_fn(self.coordinator)
-        self._attr_native_value = value if value is not None else self._restored
+        coordinator = self.coordinator
+        value = description.value_fn(coordinator)
+        if value is None:
+            value = self._restored
+        last_reset = (
+            None
+            if description.last_reset_fn is None
+            else description.last_reset_fn(coordinator)
+        )
+        attributes = (
+            None
+            if description.attributes_fn is None
+            else description.attributes_fn(coordinator)
+        )
+        if (
+            value == self._attr_native_value
+            and last_reset == self._last_reset
+            and attributes == self._attributes
+        ):
+            return False
+        self._attr_native_value = value
+        self._last_reset = last_reset
         if description.last_reset_fn is not None:
-            self._attr_last_reset = description.last_reset_fn(self.coordinator)
+            self._attr_last_reset = last_reset
+        self._attributes = attributes
+        return True
 
     @override
     def _handle_update(self) -> None:
+        """Write the state when the meter sent it, or when a derived value changed.
+
+        A value the meter sends is written with each telegram that carries it,
+        so its last report follows the meter. The derived sensors (the running
+        hour, the tariff) are worked out after every telegram but written only
+        when what they show changed: most of them change a few times an hour,
+        and each write costs Home Assistant more than working them out.
+        """
         quantity = self.entity_description.quantity
+        available = self.coordinator.available
         if (
             quantity is not None
             and quantity not in self.coordinator.updated
-            and self._was_available == self.coordinator.available
+            and self._was_available == available
         ):
             return
-        self._was_available = self.coordinator.available
-        self._set_value()
+        changed = self._set_value()
+        if quantity is None and not changed and self._was_available == available:
+            return
+        self._was_available = available
         self.async_write_ha_state()
 
     @property
@@ -395,6 +431,5 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Return what the description adds to the state."""
-        attributes_fn = self.entity_description.attributes_fn
-        return None if attributes_fn is None else attributes_fn(self.coordinator)
+        """Return what the description adds to the state, as of the last update."""
+        return self._attributes

@@ -9,19 +9,21 @@ supply and the scheme).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import UnitOfPower
 from homeassistant.util import dt as dt_util
 
 from .coordinator import HanCoordinator
-from .cost import TariffCost
+from .cost import MonthState, TariffCost
 from .entity import HanSensorEntityDescription
 from .registers import HOUR
-from .tariff import exact
+from .tariff import Headroom, PriceBreakdown, exact
 
 NOK: Final = "NOK"
 NOK_PER_KWH: Final = "NOK/kWh"
@@ -34,12 +36,97 @@ def _cost(coordinator: HanCoordinator) -> TariffCost:
 
 
 def energy_so_far(coordinator: HanCoordinator, now: datetime) -> Fraction:
-    """Return the running hour's energy (kWh) from the integrated List 1 power."""
+    """Return the running hour's energy (kWh) as the coordinator integrated it.
+
+    Reading it changes nothing: the coordinator moves the live hour on with
+    each telegram, and the sensors describe the moment of the last one.
+    """
     live = coordinator.live
-    live.advance(now)
     if live.hour_start is None or not live.hour_start <= now < live.hour_start + HOUR:
         return Fraction(0)
     return exact(round(live.energy_wh, 3)) / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The tariff at the last telegram, shared by all tariff sensors of one update.
+
+    Every tariff sensor is written after each telegram, and the price, the
+    running hour's cost and the headroom feed several sensors and their
+    attributes; they are worked out once per telegram instead of once for
+    each. Today's finished hours are summed once per day and month state.
+    """
+
+    at: datetime | None
+    now: datetime
+    state: MonthState
+    day: date
+    price: PriceBreakdown | None
+    running: Fraction | None
+    today: Fraction | None
+    headroom: Headroom | None
+
+
+_FIGURES: Final[WeakKeyDictionary[HanCoordinator, Figures]] = WeakKeyDictionary()
+_PRICE_ATTRIBUTES: Final[
+    WeakKeyDictionary[
+        HanCoordinator, tuple[PriceBreakdown, list[PriceBreakdown], dict[str, Any]]
+    ]
+] = WeakKeyDictionary()
+
+
+def figures(coordinator: HanCoordinator) -> Figures:
+    """Return the tariff's figures at the last telegram (now, before the first)."""
+    cost = _cost(coordinator)
+    at = coordinator.last_telegram
+    known = _FIGURES.get(coordinator)
+    if (
+        known is not None
+        and at is not None
+        and known.at == at
+        and known.state is cost.state
+    ):
+        return known
+    now = at or dt_util.utcnow()
+    day = dt_util.as_local(now).date()
+    energy = energy_so_far(coordinator, now)
+    price = cost.price_now(now)
+    if known is not None and known.state is cost.state and known.day == day:
+        today = known.today
+    else:
+        today = cost.today(now)
+    found = Figures(
+        at=at,
+        now=now,
+        state=cost.state,
+        day=day,
+        price=price,
+        running=cost.running_hour(now, energy),
+        today=today,
+        headroom=cost.headroom(now, energy),
+    )
+    _FIGURES[coordinator] = found
+    return found
+
+
+def _per_month[T](read: Callable[[HanCoordinator], T]) -> Callable[[HanCoordinator], T]:
+    """Keep what a sensor reads from the month's state until the state changes.
+
+    The capacity and last month's figures change only when an hour is booked
+    or the prices change, which replaces the state; not with each telegram.
+    """
+    known: WeakKeyDictionary[HanCoordinator, tuple[MonthState, T]] = WeakKeyDictionary()
+
+    def cached(coordinator: HanCoordinator) -> T:
+        state = _cost(coordinator).state
+        found = known.get(coordinator)
+        if found is not None and found[0] is state:
+            return found[1]
+        value = read(coordinator)
+        known[coordinator] = (state, value)
+        return value
+
+    return cached
 
 
 def _money(value: Fraction | None) -> float | None:
@@ -47,17 +134,21 @@ def _money(value: Fraction | None) -> float | None:
 
 
 def _price_now(coordinator: HanCoordinator) -> float | None:
-    price = _cost(coordinator).price_now(dt_util.utcnow())
+    price = figures(coordinator).price
     return None if price is None else round(float(price.total), 4)
 
 
 def _price_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
-    cost = _cost(coordinator)
-    now = dt_util.utcnow()
-    price = cost.price_now(now)
+    found = figures(coordinator)
+    price = found.price
     if price is None:
         return None
-    return {
+    ahead = _cost(coordinator).prices_ahead(found.now)
+    # Both hold for the settlement interval: so do the attributes made of them.
+    known = _PRICE_ATTRIBUTES.get(coordinator)
+    if known is not None and known[0] is price and known[1] is ahead:
+        return known[2]
+    attributes = {
         "spot_ex_vat": None if price.spot is None else round(float(price.spot), 5),
         "supply": round(float(price.supply), 5),
         "grid_energy": round(float(price.grid_energy), 5),
@@ -72,51 +163,50 @@ def _price_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
                 "start": dt_util.as_local(coming.start).isoformat(),
                 "price": round(float(coming.total), 4),
             }
-            for coming in cost.prices_ahead(now)
+            for coming in ahead
         ],
     }
-
-
-def _running(coordinator: HanCoordinator) -> Fraction | None:
-    now = dt_util.utcnow()
-    return _cost(coordinator).running_hour(now, energy_so_far(coordinator, now))
+    _PRICE_ATTRIBUTES[coordinator] = (price, ahead, attributes)
+    return attributes
 
 
 def _cost_this_hour(coordinator: HanCoordinator) -> float | None:
-    return _money(_running(coordinator))
+    return _money(figures(coordinator).running)
 
 
 def _cost_today(coordinator: HanCoordinator) -> float | None:
-    today = _cost(coordinator).today(dt_util.utcnow())
-    running = _running(coordinator)
-    if today is None or running is None:
+    found = figures(coordinator)
+    if found.today is None or found.running is None:
         return None
-    return _money(today + running)
+    return _money(found.today + found.running)
 
 
 def _cost_this_month(coordinator: HanCoordinator) -> float | None:
-    bill = _cost(coordinator).state.bill
-    running = _running(coordinator)
-    if bill is None or running is None:
+    found = figures(coordinator)
+    bill = found.state.bill
+    if bill is None or found.running is None:
         return None
-    return _money(bill.total + running)
+    return _money(bill.total + found.running)
 
 
+@_per_month
 def _last_month(coordinator: HanCoordinator) -> float | None:
     last = _cost(coordinator).last_month
     return None if last is None else _money(last[1])
 
 
+@_per_month
 def _last_month_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     last = _cost(coordinator).last_month
     return None if last is None else {"month": last[0]}
 
 
 def _projection(coordinator: HanCoordinator) -> float | None:
-    projection = _cost(coordinator).projection(dt_util.utcnow())
+    projection = _cost(coordinator).projection(figures(coordinator).now)
     return None if projection is None else _money(projection.total)
 
 
+@_per_month
 def _capacity_value(coordinator: HanCoordinator) -> float | None:
     tracker = _cost(coordinator).state.tracker
     if tracker is None or not tracker.measured:
@@ -124,6 +214,7 @@ def _capacity_value(coordinator: HanCoordinator) -> float | None:
     return round(float(tracker.capacity_kw), 3)
 
 
+@_per_month
 def _capacity_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     tracker = _cost(coordinator).state.tracker
     if tracker is None:
@@ -141,11 +232,13 @@ def _capacity_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     }
 
 
+@_per_month
 def _capacity_step(coordinator: HanCoordinator) -> float | None:
     tracker = _cost(coordinator).state.tracker
     return None if tracker is None else _money(tracker.monthly_price)
 
 
+@_per_month
 def _step_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     tracker = _cost(coordinator).state.tracker
     step = None if tracker is None else tracker.step
@@ -158,6 +251,7 @@ def _step_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     }
 
 
+@_per_month
 def _kw_to_next(coordinator: HanCoordinator) -> float | None:
     tracker = _cost(coordinator).state.tracker
     left = None if tracker is None else tracker.kw_to_next_step
@@ -165,14 +259,12 @@ def _kw_to_next(coordinator: HanCoordinator) -> float | None:
 
 
 def _headroom(coordinator: HanCoordinator) -> float | None:
-    now = dt_util.utcnow()
-    headroom = _cost(coordinator).headroom(now, energy_so_far(coordinator, now))
+    headroom = figures(coordinator).headroom
     return None if headroom is None else round(float(headroom.watts))
 
 
 def _headroom_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
-    now = dt_util.utcnow()
-    headroom = _cost(coordinator).headroom(now, energy_so_far(coordinator, now))
+    headroom = figures(coordinator).headroom
     if headroom is None:
         return None
     power = coordinator.live.power_w
