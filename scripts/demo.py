@@ -6,7 +6,9 @@ a fresh configuration in ``.demo/config``; the demo completes onboarding
 through Home Assistant's onboarding API, adds the meter through HAN Port's
 config flow over the REST API (the flow listens on the pseudo-terminal and
 finds the meter as it would a real one) and prints where to log in and which
-entities came up. Ctrl+C stops Home Assistant and the meter.
+entities came up. With ``--no-entry`` the meter is left for the user (or the
+browser test, scripts/ui-test) to add in the UI. Ctrl+C stops Home Assistant
+and the meter.
 """
 
 from __future__ import annotations
@@ -64,16 +66,23 @@ examples:
   scripts/demo [--vendor aidon|kaifa|kamstrup] [--fast] [--port N]
   scripts/demo --smoke [--vendor V] [--fast]
                     headless: wait for live values over the REST API, then stop
+  scripts/demo --no-entry [--fast] [--port N]
+                    onboarded, meter running, HAN Port not added: add it in the UI
   scripts/demo --decoder [--vendor V] [--speed N] [--duration S]
                     the decoder alone: a simulated meter's telegrams printed live
 """
-DEMO_DIR = ROOT / ".demo"
+DEMO_DIR = ROOT / ".demo"  # --dir changes these three
 CONFIG_DIR = DEMO_DIR / "config"
 LOG_FILE = DEMO_DIR / "home-assistant.log"
 HOST = "127.0.0.1"
 USERNAME = "demo"
 PASSWORD = "demo-han-port"  # noqa: S105 - a throwaway demo account on loopback
 FAST_SPEED = 60.0  # --fast: an hour in a minute
+# --fast starts the meter's clock this far behind the wall clock. HAN Port
+# refuses hourly registers stated more than 3 h ahead of their arrival (a
+# meter with a wrong clock), so a fast meter that started at the wall clock
+# would be refused after three minutes; a day behind gives it 27 minutes.
+FAST_BEHIND = timedelta(days=1)
 # Home Assistant sets these integrations up whatever the configuration says
 # (the frontend, the base platforms and their dependencies). Their Python
 # requirements are not part of the homeassistant package, and Home Assistant
@@ -111,10 +120,7 @@ homeassistant:
   currency: NOK
   country: "NO"
   language: en
-http:
-  server_host: {host}
-  server_port: {port}
-config:
+{http}config:
 energy:
 history:
 logbook:
@@ -124,6 +130,11 @@ logger:
   default: warning
   logs:
     custom_components.han_port: info
+"""
+HTTP_YAML = """\
+http:
+  server_host: {host}
+  server_port: {port}
 """
 
 
@@ -167,7 +178,7 @@ class PtyMeter(threading.Thread):
             self.error = err
 
     def _run(self) -> None:
-        start = datetime.now(UTC)
+        start = datetime.now(UTC) - (FAST_BEHIND if self.speed > 1 else timedelta())
         began = time.monotonic()
         simulator = MeterSimulator(self.vendor, start=start, seed=self.seed)
         for frame in simulator.frames_until(start + timedelta(days=3650)):
@@ -291,13 +302,65 @@ def free_port(port: int) -> int:
         return int(sock.getsockname()[1])
 
 
+def use_dir(path: Path) -> None:
+    """Keep configuration and log in ``path``, so two demos do not share one."""
+    global DEMO_DIR, CONFIG_DIR, LOG_FILE  # noqa: PLW0603 - set once, from the command line
+    DEMO_DIR = path.resolve()
+    CONFIG_DIR = DEMO_DIR / "config"
+    LOG_FILE = DEMO_DIR / "home-assistant.log"
+
+
+def _shown(path: Path) -> Path:
+    """Return ``path`` relative to the checkout when it is inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def _http_is_stored() -> bool:
+    """Return whether Home Assistant keeps its HTTP settings in storage (2026.10+).
+
+    Such a Home Assistant takes ``http:`` from YAML once, as a trial that the
+    user must confirm in the UI within five minutes; unconfirmed, it restarts
+    on the default port 8123 on all interfaces. The demo writes the stored
+    settings as confirmed instead.
+    """
+    spec = importlib.util.find_spec("homeassistant")
+    if spec is None or spec.origin is None:
+        return False
+    module = Path(spec.origin).parent / "components" / "http" / "config.py"
+    return module.is_file() and "yaml_migration_done" in module.read_text()
+
+
 def write_config(port: int) -> None:
     """Create a fresh configuration directory with HAN Port linked in."""
     shutil.rmtree(CONFIG_DIR, ignore_errors=True)
     (CONFIG_DIR / "custom_components").mkdir(parents=True)
+    stored = _http_is_stored()
     (CONFIG_DIR / "configuration.yaml").write_text(
-        CONFIGURATION.format(host=HOST, port=port)
+        CONFIGURATION.format(
+            http="" if stored else HTTP_YAML.format(host=HOST, port=port)
+        )
     )
+    if stored:
+        (CONFIG_DIR / ".storage").mkdir()
+        settings = {
+            "server_host": [HOST],
+            "server_port": port,
+            "cors_allowed_origins": ["https://cast.home-assistant.io"],
+            "login_attempts_threshold": -1,
+            "ip_ban_enabled": True,
+            "ssl_profile": "modern",
+            "use_x_frame_options": True,
+            "created_at": datetime.now(UTC).isoformat(),
+            "error": None,
+            "error_message": None,
+        }
+        store = {
+            "version": 2,
+            "minor_version": 2,
+            "key": "http",
+            "data": {"stable": settings, "pending": None, "yaml_migration_done": True},
+        }
+        (CONFIG_DIR / ".storage" / "http").write_text(json.dumps(store, indent=2))
     (CONFIG_DIR / "custom_components" / "han_port").symlink_to(
         ROOT / "custom_components" / "han_port", target_is_directory=True
     )
@@ -653,6 +716,37 @@ def _terminating_signals() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+READY = "demo ready:"  # scripts/ui_test.py reads this line
+
+
+def _wait_without_entry(
+    api: Api, meter: PtyMeter, base: str, elapsed: Callable[[], str]
+) -> int:
+    """Keep Home Assistant and the meter running, HAN Port not added, until stopped.
+
+    The browser test adds the meter through the UI's config flow; the one line
+    starting with ``READY`` tells it where Home Assistant and the meter are.
+    """
+    # Onboarding's extras fail to load in the background; give them the time
+    # to, so their entries are gone before anyone looks.
+    time.sleep(2)
+    api.remove_failed_entries()
+    print(
+        f"{elapsed()} Home Assistant is running; HAN Port is not added (--no-entry)\n"
+        f"{READY} url={base} port={meter.path} user={USERNAME} password={PASSWORD}\n"
+        f"\nHome Assistant: {base}\n"
+        f"  user {USERNAME}, password {PASSWORD}\n"
+        "  Settings > Devices & services > Add integration > HAN Port, port "
+        f"{meter.path}\n"
+        "Ctrl+C stops Home Assistant and the meter.\n",
+        flush=True,
+    )
+    while True:
+        time.sleep(1)
+        api.alive()
+        meter.check()
+
+
 def run_home_assistant(args: argparse.Namespace) -> int:
     """Start Home Assistant with the meter and keep it running (or check it: --smoke)."""
     began = time.monotonic()
@@ -675,8 +769,7 @@ def run_home_assistant(args: argparse.Namespace) -> int:
         try:
             print(
                 f"{elapsed()} Home Assistant starting on {base} "
-                f"(config {CONFIG_DIR.relative_to(ROOT)}, "
-                f"log {LOG_FILE.relative_to(ROOT)})",
+                f"(config {_shown(CONFIG_DIR)}, log {_shown(LOG_FILE)})",
                 flush=True,
             )
             meter.start()
@@ -693,6 +786,8 @@ def run_home_assistant(args: argparse.Namespace) -> int:
                 flush=True,
             )
             api.wait_until_running(timeout=120)
+            if args.no_entry:
+                return _wait_without_entry(api, meter, base, elapsed)
             print(
                 f"{elapsed()} Home Assistant is running; adding the meter", flush=True
             )
@@ -726,8 +821,8 @@ def run_home_assistant(args: argparse.Namespace) -> int:
                 "are on its device page.\n"
                 f"  Log: {LOG_FILE}\n"
                 + (
-                    "  --fast: the meter's clock runs ahead of the wall clock, so hourly "
-                    "values land in future hours.\n"
+                    "  --fast: the meter's clock starts a day behind the wall clock and "
+                    "replays it in 24 minutes; hourly values land in yesterday's hours.\n"
                     if args.fast
                     else "  List 3 (the energy registers) arrives just after each full hour.\n"
                 )
@@ -856,6 +951,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=None, help="the simulated household's seed"
     )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=DEMO_DIR,
+        help="where Home Assistant's configuration and log go (.demo; recreated)",
+    )
+    parser.add_argument(
+        "--no-entry",
+        action="store_true",
+        help="do not add HAN Port: the meter waits to be added in the UI",
+    )
     decoder = parser.add_argument_group("the decoder alone (--decoder)")
     decoder.add_argument(
         "--decoder",
@@ -870,14 +976,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.decoder:
-        if args.fast or args.smoke:
-            parser.error("--fast and --smoke are for the Home Assistant demo")
+        if args.fast or args.smoke or args.no_entry:
+            parser.error(
+                "--fast, --smoke and --no-entry are for the Home Assistant demo"
+            )
         return run_decoder(args)
     if args.speed is not None or args.duration:
         parser.error("--speed and --duration go with --decoder (use --fast)")
+    if args.smoke and args.no_entry:
+        parser.error("--smoke checks the entry the demo adds; leave out --no-entry")
     if args.seed is None:
         args.seed = int(time.time())
-    DEMO_DIR.mkdir(exist_ok=True)
+    use_dir(args.dir)
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
     try:
         return run_home_assistant(args)
     except (DemoError, subprocess.CalledProcessError) as err:
