@@ -648,6 +648,23 @@ def _run_steps(ui: Ui, port: str) -> None:
         print(f"   ok ({time.monotonic() - started:.1f} s)", flush=True)
 
 
+def _check_log(log: Path) -> None:
+    """Fail on what Home Assistant logged against HAN Port while the UI used it.
+
+    Blocking calls in the event loop and errors only show in the log: the
+    screens look right either way.
+    """
+    found = [
+        line.strip()
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+        if ("ERROR" in line or "Detected blocking call" in line) and "han_port" in line
+    ]
+    if found:
+        raise UiTestError(
+            "Home Assistant logged against HAN Port:\n  " + "\n  ".join(found)
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the demo and the browser, run the steps, stop both whatever happens."""
     if not CHROMIUM.exists():
@@ -682,6 +699,7 @@ def run(args: argparse.Namespace) -> int:
             if demo is not None:
                 print("== stopping scripts/demo", flush=True)
                 demo.stop()
+    _check_log(args.dir / "home-assistant.log")
     print(
         f"UI test passed in {time.monotonic() - began:.1f} s; screenshots:", flush=True
     )

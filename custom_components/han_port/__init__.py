@@ -11,14 +11,20 @@ from .const import DOMAIN
 from .coordinator import HanConfigEntry, HanCoordinator, saved_state
 from .cost import tariff_store
 from .services import async_setup_services
+from .tariff import load_shipped_data
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions."""
+    """Register the integration's actions and read the shipped tariff data.
+
+    The grid companies, taxes and schemes are files: read once here, in a
+    worker thread, entries and the options flow never wait on the disk.
+    """
     async_setup_services(hass)
+    await hass.async_add_executor_job(load_shipped_data)
     return True
 
 

@@ -38,6 +38,7 @@ from .grid import (
     list_grid_companies,
     load_grid_company,
     load_grid_company_file,
+    load_shipped_data,
     parse_grid_company,
 )
 from .holidays import easter_sunday, is_public_holiday, public_holidays
@@ -98,6 +99,7 @@ __all__ = [
     "list_grid_companies",
     "load_grid_company",
     "load_grid_company_file",
+    "load_shipped_data",
     "parse_grid_company",
     "price_at",
     "prices_ahead",

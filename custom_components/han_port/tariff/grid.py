@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from functools import cache
 import itertools
 import json
 from pathlib import Path
@@ -29,7 +30,8 @@ from .energy import ENERGY_KEYS, DayType, EnergyPart, EnergyRule, read_energy
 from .errors import TariffDataError, UnknownGridCompanyError
 from .exact import Number, exact
 from .resources import data_names, data_text
-from .taxes import TaxZone
+from .schemes import scheme_regime
+from .taxes import TaxZone, tax_regime
 from .timeline import (
     Dated,
     Provenance,
@@ -191,6 +193,12 @@ def load_grid_company(company_id: str) -> GridCompany:
         "grid"
     ):
         raise UnknownGridCompanyError(f"no shipped grid company {company_id!r}")
+    return _shipped_company(company_id)
+
+
+@cache
+def _shipped_company(company_id: str) -> GridCompany:
+    """Read a shipped company once; its file does not change while running."""
     return parse_grid_company(
         json.loads(data_text("grid", f"{company_id}.json")), f"grid/{company_id}.json"
     )
@@ -208,6 +216,17 @@ def list_grid_companies() -> list[GridCompany]:
         load_grid_company(name.removesuffix(".json")) for name in data_names("grid")
     ]
     return sorted(companies, key=lambda company: company.name.casefold())
+
+
+def load_shipped_data() -> None:
+    """Read every shipped data file now, so no later call touches the disk.
+
+    An event loop (Home Assistant's) runs this in a worker thread once; after
+    that, companies, taxes and schemes come from memory.
+    """
+    list_grid_companies()
+    tax_regime()
+    scheme_regime()
 
 
 def custom_grid_company(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 _DATA = files(__package__ or "custom_components.han_port.tariff").joinpath("data")
@@ -14,8 +15,16 @@ def data_text(*parts: str) -> str:
 
 def data_names(folder: str) -> list[str]:
     """Return the JSON file names in a data folder, sorted."""
-    return sorted(
-        entry.name
-        for entry in _DATA.joinpath(folder).iterdir()
-        if entry.name.endswith(".json")
+    return list(_names(folder))
+
+
+@cache
+def _names(folder: str) -> tuple[str, ...]:
+    """List a folder once: the shipped files do not change while running."""
+    return tuple(
+        sorted(
+            entry.name
+            for entry in _DATA.joinpath(folder).iterdir()
+            if entry.name.endswith(".json")
+        )
     )
