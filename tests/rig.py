@@ -219,6 +219,22 @@ def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+async def start_watched(
+    hass: HomeAssistant, entry: MockConfigEntry, history: StateLog
+) -> tuple[HanCoordinator, Callable[[], None]]:
+    """Set up ``entry`` with its counters on and every state change kept.
+
+    The watchdog is long, so only the fault under test closes the line.
+    Returns the coordinator and what stops the state log.
+    """
+    enable_counters(hass, entry)
+    stop = history.listen(hass)
+    with short_timings(watchdog=600):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return coordinator_of(entry), stop
+
+
 @dataclass
 class StateLog:
     """Every state the integration's sensors took, in order, per entity id."""

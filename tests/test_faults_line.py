@@ -43,12 +43,12 @@ from .rig import (
     StateLog,
     assert_shows,
     coordinator_of,
-    enable_counters,
     entry_for,
     errors_logged,
     log_lines,
     received,
     short_timings,
+    start_watched,
     state,
     telegrams,
     uart,
@@ -204,14 +204,9 @@ async def test_no_parity_meter_read_with_even_parity(
     meter_id = frames[0].truth[Quantity.METER_ID]
     assert isinstance(meter_id, str)
     entry = entry_for(hass, meter.port, vendor="kamstrup", meter_id=meter_id)
-    enable_counters(hass, entry)
     history = StateLog()
-    stop = history.listen(hass)
+    coordinator, stop = await start_watched(hass, entry, history)
     try:
-        with short_timings(watchdog=600):
-            assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        coordinator = coordinator_of(entry)
         garbled = b"".join(
             uart(frame.data, sent="8N1", received="8E1") for frame in frames
         )
@@ -314,14 +309,9 @@ async def test_line_noise_between_and_inside_frames(
     frames = live(seconds=90)
     meter = Meter(MeterSimulator("aidon", start=datetime.now(UTC)))
     entry = entry_for(hass, meter.port)
-    enable_counters(hass, entry)
     history = StateLog()
-    stop = history.listen(hass)
+    coordinator, stop = await start_watched(hass, entry, history)
     try:
-        with short_timings(watchdog=600):
-            assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        coordinator = coordinator_of(entry)
         stats = coordinator.decoder.stats
         clean: list[SimulatedFrame] = []
         damaged = 0

@@ -28,12 +28,10 @@ from .rig import (
     Meter,
     StateLog,
     assert_shows,
-    coordinator_of,
-    enable_counters,
     entry_for,
     errors_logged,
     received,
-    short_timings,
+    start_watched,
     state,
     telegrams,
 )
@@ -117,15 +115,9 @@ async def test_a_million_bytes_of_garbage(
     )
     meter = Meter(MeterSimulator("aidon", start=datetime.now(UTC)))
     entry = entry_for(hass, meter.port)
-    enable_counters(hass, entry)
     history = StateLog()
-    unlisten = history.listen(hass)
+    coordinator, unlisten = await start_watched(hass, entry, history)
     try:
-        with short_timings(watchdog=600):
-            assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        coordinator = coordinator_of(entry)
-
         started = time.monotonic()
         await meter.flood(data)
         await received(coordinator, len(data), timeout=60)
