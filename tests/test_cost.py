@@ -388,6 +388,12 @@ async def test_headroom_worked_example(
     assert attributes["threshold_kwh"] == 3
     assert attributes["above_present_power"] == 0
     assert value(hass, "capacity_value") == 4
+    # Up to the next step (5 kW) the hour may reach 3 × 5 − (5 + 4) = 6 kWh:
+    # 4 kWh in the last 20 minutes, 12 000 W.
+    assert value(hass, "step_headroom") == 12000
+    attributes = sensor(hass, "step_headroom").attributes
+    assert attributes["threshold_kwh"] == 6
+    assert attributes["above_present_power"] == 9000
 
 
 async def test_expired_tariff_raises_repair(
@@ -410,6 +416,7 @@ async def test_expired_tariff_raises_repair(
     assert sensor(hass, "cost_this_month").state == "unknown"
     assert sensor(hass, "capacity_step").state == "unknown"
     assert sensor(hass, "power_headroom").state == "unknown"
+    assert sensor(hass, "step_headroom").state == "unknown"
 
     installation = build_installation(FIXED)
     assert installation is not None

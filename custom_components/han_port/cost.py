@@ -685,12 +685,20 @@ class TariffCost:
         bill = self.state.bill
         return None if bill is None else project_month(bill, now)
 
-    def headroom(self, now: datetime, energy_kwh: Fraction) -> Headroom | None:
-        """Return the headroom of the running hour (``None`` for fuse tariffs)."""
+    def headroom(
+        self, now: datetime, energy_kwh: Fraction, *, to_step: bool = False
+    ) -> Headroom | None:
+        """Return the headroom of the running hour (``None`` for fuse tariffs).
+
+        ``to_step``: before the next capacity step rather than before any rise
+        of the month's capacity value (``None`` on the top step).
+        """
         tracker = self.state.tracker
         if tracker is None:
             return None
         try:
+            if to_step:
+                return tracker.step_headroom(now, energy_kwh)
             return tracker.headroom(now, energy_kwh)
         except ValueError:
             return None

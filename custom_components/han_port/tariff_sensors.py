@@ -65,6 +65,7 @@ class Figures:
     running: Fraction | None
     today: Fraction | None
     headroom: Headroom | None
+    step_headroom: Headroom | None
 
 
 _FIGURES: Final[WeakKeyDictionary[HanCoordinator, Figures]] = WeakKeyDictionary()
@@ -104,6 +105,7 @@ def figures(coordinator: HanCoordinator) -> Figures:
         running=cost.running_hour(now, energy),
         today=today,
         headroom=cost.headroom(now, energy),
+        step_headroom=cost.headroom(now, energy, to_step=True),
     )
     _FIGURES[coordinator] = found
     return found
@@ -258,24 +260,37 @@ def _kw_to_next(coordinator: HanCoordinator) -> float | None:
     return None if left is None else round(float(left), 3)
 
 
-def _headroom(coordinator: HanCoordinator) -> float | None:
-    headroom = figures(coordinator).headroom
-    return None if headroom is None else round(float(headroom.watts))
+def _headroom(
+    pick: Callable[[Figures], Headroom | None],
+) -> tuple[
+    Callable[[HanCoordinator], float | None],
+    Callable[[HanCoordinator], dict[str, Any] | None],
+]:
+    """Return the value and attributes of a headroom sensor reading ``pick``."""
+
+    def watts(coordinator: HanCoordinator) -> float | None:
+        headroom = pick(figures(coordinator))
+        return None if headroom is None else round(float(headroom.watts))
+
+    def attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
+        headroom = pick(figures(coordinator))
+        if headroom is None:
+            return None
+        power = coordinator.live.power_w
+        return {
+            "interval_end": headroom.interval_end.isoformat(),
+            "threshold_kwh": round(float(headroom.threshold_kwh), 3),
+            "energy_kwh": round(float(headroom.energy_kwh), 3),
+            "above_present_power": None
+            if power is None
+            else round(float(headroom.watts) - power),
+        }
+
+    return watts, attributes
 
 
-def _headroom_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
-    headroom = figures(coordinator).headroom
-    if headroom is None:
-        return None
-    power = coordinator.live.power_w
-    return {
-        "interval_end": headroom.interval_end.isoformat(),
-        "threshold_kwh": round(float(headroom.threshold_kwh), 3),
-        "energy_kwh": round(float(headroom.energy_kwh), 3),
-        "above_present_power": None
-        if power is None
-        else round(float(headroom.watts) - power),
-    }
+_VALUE_HEADROOM = _headroom(lambda found: found.headroom)
+_STEP_HEADROOM = _headroom(lambda found: found.step_headroom)
 
 
 def _running_cost(
@@ -365,7 +380,16 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
-        value_fn=_headroom,
-        attributes_fn=_headroom_attributes,
+        value_fn=_VALUE_HEADROOM[0],
+        attributes_fn=_VALUE_HEADROOM[1],
+    ),
+    HanSensorEntityDescription(
+        key="step_headroom",
+        translation_key="step_headroom",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=_STEP_HEADROOM[0],
+        attributes_fn=_STEP_HEADROOM[1],
     ),
 )
