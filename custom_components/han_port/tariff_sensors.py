@@ -261,12 +261,9 @@ def _kw_to_next(coordinator: HanCoordinator) -> float | None:
 
 
 def _headroom(
-    pick: Callable[[Figures], Headroom | None],
-) -> tuple[
-    Callable[[HanCoordinator], float | None],
-    Callable[[HanCoordinator], dict[str, Any] | None],
-]:
-    """Return the value and attributes of a headroom sensor reading ``pick``."""
+    key: str, pick: Callable[[Figures], Headroom | None]
+) -> HanSensorEntityDescription:
+    """Describe a headroom sensor: the watts ``pick`` finds, with its limits as attributes."""
 
     def watts(coordinator: HanCoordinator) -> float | None:
         headroom = pick(figures(coordinator))
@@ -286,11 +283,15 @@ def _headroom(
             else round(float(headroom.watts) - power),
         }
 
-    return watts, attributes
-
-
-_VALUE_HEADROOM = _headroom(lambda found: found.headroom)
-_STEP_HEADROOM = _headroom(lambda found: found.step_headroom)
+    return HanSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=watts,
+        attributes_fn=attributes,
+    )
 
 
 def _running_cost(
@@ -374,22 +375,6 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
         suggested_display_precision=3,
         value_fn=_kw_to_next,
     ),
-    HanSensorEntityDescription(
-        key="power_headroom",
-        translation_key="power_headroom",
-        device_class=SensorDeviceClass.POWER,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        suggested_display_precision=0,
-        value_fn=_VALUE_HEADROOM[0],
-        attributes_fn=_VALUE_HEADROOM[1],
-    ),
-    HanSensorEntityDescription(
-        key="step_headroom",
-        translation_key="step_headroom",
-        device_class=SensorDeviceClass.POWER,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        suggested_display_precision=0,
-        value_fn=_STEP_HEADROOM[0],
-        attributes_fn=_STEP_HEADROOM[1],
-    ),
+    _headroom("power_headroom", lambda found: found.headroom),
+    _headroom("step_headroom", lambda found: found.step_headroom),
 )
