@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, override
+from typing import Any, Final, override
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -108,6 +108,18 @@ def _parse_key(text: str | None) -> bytes | None:
     except ValueError:
         return None
     return key if len(key) == 16 else None
+
+
+# A price in NOK/kWh ex VAT, typed in: the tariff and custom-tariff steps.
+PRICE_SELECTOR: Final = NumberSelector(
+    NumberSelectorConfig(
+        min=0,
+        max=100,
+        step="any",
+        mode=NumberSelectorMode.BOX,
+        unit_of_measurement="NOK/kWh",
+    )
+)
 
 
 class HanPortConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -472,15 +484,7 @@ class HanPortOptionsFlow(OptionsFlowWithReload):
             SelectOptionDict(value=company.id, label=company.name)
             for company in list_grid_companies()
         ]
-        price = NumberSelector(
-            NumberSelectorConfig(
-                min=0,
-                max=100,
-                step="any",
-                mode=NumberSelectorMode.BOX,
-                unit_of_measurement="NOK/kWh",
-            )
-        )
+        price = PRICE_SELECTOR
         schema = vol.Schema(
             {
                 vol.Required(CONF_GRID_COMPANY, default=GRID_NONE): SelectSelector(
@@ -546,15 +550,7 @@ class HanPortOptionsFlow(OptionsFlowWithReload):
                 errors[CONF_CAPACITY_STEPS] = "invalid_steps"
             else:
                 return self._save(self._tariff | user_input, drop=TARIFF_OPTIONS)
-        price = NumberSelector(
-            NumberSelectorConfig(
-                min=0,
-                max=100,
-                step="any",
-                mode=NumberSelectorMode.BOX,
-                unit_of_measurement="NOK/kWh",
-            )
-        )
+        price = PRICE_SELECTOR
         schema = vol.Schema(
             {
                 vol.Required(CONF_DAY_PRICE): price,
