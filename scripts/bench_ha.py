@@ -14,14 +14,20 @@ it is set to the frame's push time, so the integration sees the real cadence
 are written. In order:
 
 - latency: from right after ``os.write`` of a frame's last byte to the
-  ``state_changed`` event of the power sensor, over 1 000 frames whose power
-  differs from the one before, written at least 20 ms apart by the meter
-  thread, which waits for the event and for the recorder to commit the
-  frame's states (as it has long done at the real cadence) before the next;
-- CPU per frame: CPU time of the event loop's thread (decoding, coordinator,
-  entity updates, event bus, and the bench's per-frame recorder sync) over
-  those frames, less that of an idle stretch as long, divided by the frames;
-  the whole process (recorder thread included) is shown beside it;
+  ``state_changed`` event of the power sensor. The meter's frames are sent in
+  order, as it sends them (List 1 and 2, List 3 at the hour), written at
+  least 20 ms apart by the meter thread, which waits for the event (or, when
+  the power stayed, for the telegram to be handled) and for the recorder to
+  commit the frame's states (as it has long done at the real cadence) before
+  the next; until 1 000 frames have changed the power;
+- CPU per frame over those frames, in three parts: HAN Port's own work
+  (decoding, coordinator, tariff and sensor values: the event loop thread's
+  CPU time from the bytes handed over by serialx to the last entity update,
+  less the state writes), Home Assistant's work for the state writes (entity
+  helper, state machine, event bus, the recorder's listener), and the event
+  loop thread as a whole (less an idle stretch as long; it includes the pty
+  reads and the bench's per-frame recorder sync); the whole process
+  (recorder thread included) beside it;
 - recorder writes: rows the recorder added to its ``states`` table for the
   entry's entities over one simulated hour; then 100 List 2 frames identical
   to the one before, first with the clock stopped (must add no row), then
@@ -82,6 +88,7 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 )
 
 import custom_components  # noqa: E402, F401
+from custom_components.han_port.connection import _HanProtocol  # noqa: E402
 from custom_components.han_port.const import (  # noqa: E402
     CONF_BAUDRATE,
     CONF_GRID_COMPANY,
@@ -99,6 +106,7 @@ from custom_components.han_port.const import (  # noqa: E402
 from custom_components.han_port.coordinator import HanCoordinator  # noqa: E402
 from custom_components.han_port.han.model import Quantity, Telegram  # noqa: E402
 from custom_components.han_port.han.simulator import MeterSimulator, SimulatedFrame  # noqa: E402
+from custom_components.han_port.sensor import HanSensor  # noqa: E402
 
 METER_ID = "7359990000000017"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -169,8 +177,41 @@ class Watch:
     power_entity: str | None = None
     arrived: threading.Event = field(default_factory=threading.Event)
     arrived_ns: int = 0
+    handled: threading.Event = field(default_factory=threading.Event)
     changes: Counter[str] = field(default_factory=Counter)
     ours: set[str] = field(default_factory=set)
+    spent: Counter[str] = field(default_factory=Counter)
+
+    @contextlib.contextmanager
+    def timing(self) -> Iterator[None]:
+        """Count the event loop's CPU time in HAN Port's data path and in state writes.
+
+        ``data``: from the bytes handed over by serialx to the last entity
+        update (decoding, coordinator, sensors, and the writes within);
+        ``write``: Home Assistant's part of the sensors' state writes (its
+        entity helper, state machine, event bus and the listeners on it, the
+        recorder's among them). Each measurement costs ~1 µs of thread clock.
+        """
+        spent = self.spent
+        data_received = vars(_HanProtocol)["data_received"]
+        write_state = HanSensor.async_write_ha_state
+
+        def timed_data(protocol: _HanProtocol, data: bytes) -> None:
+            began = time.thread_time()
+            data_received(protocol, data)
+            spent["data"] += time.thread_time() - began
+
+        def timed_write(sensor: HanSensor) -> None:
+            began = time.thread_time()
+            write_state(sensor)
+            spent["write"] += time.thread_time() - began
+            spent["writes"] += 1
+
+        with (
+            patch.object(_HanProtocol, "data_received", timed_data),
+            patch.object(HanSensor, "async_write_ha_state", timed_write),
+        ):
+            yield
 
 
 def price_attributes(start: datetime, days: int) -> dict[str, Any]:
@@ -241,6 +282,7 @@ class Bench:
             if self.times:
                 self.clock.value = self.times.popleft()
             telegram(coordinator, received)
+            self.watch.handled.set()
             self.telegrams += 1
             if self.telegrams >= self.expected:
                 self.caught_up.set()
@@ -355,26 +397,32 @@ class Bench:
 
     def _meter_thread(
         self,
-        frames: list[SimulatedFrame],
+        frames: list[tuple[SimulatedFrame, bool]],
         loop_cpu: Callable[[], float],
         loop: asyncio.AbstractEventLoop,
         result: dict[str, Any],
     ) -> None:
-        """Write frames ``SPACING`` apart, timing each until its power event."""
+        """Write frames ``SPACING`` apart, timing those that change the power."""
         latencies: list[float] = []
         missed = 0
+        watch = self.watch
+        watch.spent.clear()
         cpu_loop = loop_cpu()
         cpu_process = time.process_time()
         began = time.perf_counter()
-        for index, frame in enumerate(frames):
+        for index, (frame, timed) in enumerate(frames):
             slot = began + index * SPACING
             if (pause := slot - time.perf_counter()) > 0:
                 time.sleep(pause)
-            self.watch.arrived.clear()
+            watch.arrived.clear()
+            watch.handled.clear()
             self.clock.value = frame.time
             written = self.meter.write(frame.data)
-            if self.watch.arrived.wait(1.0):
-                latencies.append((self.watch.arrived_ns - written) / 1e6)
+            if not timed:
+                if not watch.handled.wait(1.0):
+                    missed += 1
+            elif watch.arrived.wait(1.0):
+                latencies.append((watch.arrived_ns - written) / 1e6)
             else:
                 missed += 1
             # At the real cadence the recorder has long written a push's states
@@ -387,33 +435,43 @@ class Bench:
             time.process_time() - cpu_process,
             elapsed,
         )
+        result["spent"] = dict(watch.spent)
         result["latencies"] = latencies
         result["missed"] = missed
+        result["frames"] = len(frames)
         cpu_loop = loop_cpu()
         cpu_process = time.process_time()
         time.sleep(elapsed)
         result["idle"] = (loop_cpu() - cpu_loop, time.process_time() - cpu_process)
 
     async def async_latency(self) -> dict[str, Any]:
-        """Time ``LATENCY_FRAMES`` frames whose power differs from the one before."""
+        """Send the meter's frames in order until ``LATENCY_FRAMES`` changed the power.
+
+        Every frame is sent, as the meter sends them; the latency is timed on
+        those whose power differs from the one before (the others raise no
+        event), the CPU is counted over all.
+        """
         self.refresh_entities()
-        frames: list[SimulatedFrame] = []
+        frames: list[tuple[SimulatedFrame, bool]] = []
         power = self.hass.states.get(self.watch.power_entity or "")
         previous = None if power is None else power.state
+        timed = 0
         for frame in self.frames:
             value = frame.truth.get(Quantity.ACTIVE_POWER_IMPORT)
-            if value is None or str(value) == previous:
-                continue
-            frames.append(frame)
-            previous = str(value)
-            if len(frames) == LATENCY_FRAMES:
-                break
+            changes = value is not None and str(value) != previous
+            frames.append((frame, changes))
+            if changes:
+                previous = str(value)
+                timed += 1
+                if timed == LATENCY_FRAMES:
+                    break
         result: dict[str, Any] = {}
         gc.collect()
-        await self.hass.async_add_executor_job(
-            self._meter_thread, frames, loop_cpu_clock(), self.hass.loop, result
-        )
-        for frame in frames:
+        with self.watch.timing():
+            await self.hass.async_add_executor_job(
+                self._meter_thread, frames, loop_cpu_clock(), self.hass.loop, result
+            )
+        for frame, _timed in frames:
             self.last[frame.list_type] = frame
         return result
 
@@ -486,11 +544,14 @@ async def async_measure(bench: Bench, rows: list[Row]) -> bool:
     latencies: list[float] = result["latencies"]
     busy_loop, busy_process, elapsed = result["busy"]
     idle_loop, idle_process = result["idle"]
-    frames = len(latencies) + result["missed"]
+    frames: int = result["frames"]
+    spent: dict[str, float] = result["spent"]
+    writes = spent.get("writes", 0)
     print(
         f"Home Assistant end to end: Aidon on a pty, Elvia + strømstøtte + spot "
         f"price entity, recorder as by default; {len(bench.watch.ours)} entities "
-        f"after {warm} frames of warm-up"
+        f"after {warm} frames of warm-up; {frames} frames in a row as the meter "
+        f"sends them, {len(latencies)} of them changing the power"
     )
     print(f"  {'':44} {'measured':>10} {'':6} {'target':>12} {'ratio':>14}")
     rows += [
@@ -504,15 +565,31 @@ async def async_measure(bench: Bench, rows: list[Row]) -> bool:
             percentile(latencies, 0.99),
             "ms",
             TARGET_P99_MS,
-            f"max {max(latencies):.2f} ms; {frames} frames, {result['missed']} "
-            "without event",
+            f"max {max(latencies):.2f} ms; {len(latencies)} frames, "
+            f"{result['missed']} without event",
+        ),
+        Row(
+            "CPU per frame, HAN Port (decode + updates)",
+            (spent.get("data", 0.0) - spent.get("write", 0.0)) / frames * 1000,
+            "ms",
+            TARGET_CPU_MS,
+            "decoding, coordinator, tariff and sensor values; state writes not "
+            "included",
+        ),
+        Row(
+            "CPU per frame, Home Assistant state writes",
+            spent.get("write", 0.0) / frames * 1000,
+            "ms",
+            note=f"{writes / frames:.2f} writes a frame, "
+            f"{spent.get('write', 0.0) / max(writes, 1) * 1e6:.0f} µs each (entity "
+            "helper, state machine, event bus, recorder's listener)",
         ),
         Row(
             "CPU per frame, event loop thread",
             (busy_loop - idle_loop) / frames * 1000,
             "ms",
-            TARGET_CPU_MS,
-            f"{busy_loop:.2f} s busy - {idle_loop:.2f} s idle, {elapsed:.0f} s each",
+            note=f"{busy_loop:.2f} s busy - {idle_loop:.2f} s idle, {elapsed:.0f} s "
+            "each; all of the above, pty reads, the bench's recorder sync",
         ),
         Row(
             "CPU per frame, process (recorder included)",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from unittest.mock import patch
+
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -22,3 +25,14 @@ def mock_config_entry() -> MockConfigEntry:
         unique_id="/dev/ttyUSB0",
         data={CONF_PORT: "/dev/ttyUSB0"},
     )
+
+
+@pytest.fixture
+def short_slots() -> Iterator[None]:
+    """Refresh the derived values once a second instead of every ten.
+
+    Tests on a real port run on the real clock, where ``next_slot`` then
+    waits at most a second for values that are due only in a new slot.
+    """
+    with patch("custom_components.han_port.coordinator.DERIVED_SECONDS", 1):
+        yield

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import contextlib
 from datetime import datetime, timedelta
 import os
+import time
 import tty
 
 from custom_components.han_port.han.simulator import MeterSimulator, SimulatedFrame
@@ -51,6 +52,11 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> Non
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+async def next_slot() -> None:
+    """Wait for the next one-second slot of the derived values (``short_slots``)."""
+    await asyncio.sleep(1.01 - time.time() % 1)
 
 
 def later(start: datetime, seconds: float) -> datetime:

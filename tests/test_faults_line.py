@@ -35,7 +35,7 @@ from custom_components.han_port.const import DOMAIN, ERROR_WINDOW_SECONDS
 from custom_components.han_port.han.model import Quantity
 from custom_components.han_port.han.simulator import MeterSimulator, SimulatedFrame
 
-from .meter import wait_for
+from .meter import next_slot, wait_for
 from .rig import (
     POWER,
     Meter,
@@ -301,7 +301,7 @@ def noise(rng: Random, size: int) -> bytes:
 
 
 async def test_line_noise_between_and_inside_frames(
-    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture, short_slots: None
 ) -> None:
     """Noise between frames costs nothing; a frame with noise inside is dropped and counted."""
     caplog.set_level(logging.INFO, logger=LOGGER)
@@ -344,7 +344,9 @@ async def test_line_noise_between_and_inside_frames(
             if shown is not None:
                 assert_shows(hass, shown)
 
-        # The stream ends with a clean frame so the last damaged one is judged.
+        # The stream ends with a clean frame so the last damaged one is judged;
+        # it comes in a new slot of the counters' cadence.
+        await next_slot()
         meter.write(frames[0].data)
         await telegrams(coordinator, len(clean) + 1)
         await hass.async_block_till_done()

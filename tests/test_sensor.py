@@ -26,12 +26,14 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
     ATTR_UNIT_OF_MEASUREMENT,
+    EVENT_STATE_CHANGED,
     EVENT_STATE_REPORTED,
     STATE_UNAVAILABLE,
     EntityCategory,
 )
 from homeassistant.core import (
     Event,
+    EventStateChangedData,
     EventStateReportedData,
     HomeAssistant,
     State,
@@ -79,9 +81,10 @@ from custom_components.han_port.han.encoder import (
 )
 from custom_components.han_port.han.model import Quantity
 from custom_components.han_port.han.simulator import MeterSimulator, SimulatedFrame
+from custom_components.han_port.han.stream import StreamDecoder
 from custom_components.han_port.sensor import FIXED_SENSORS
 
-from .meter import PtyMeter, wait_for
+from .meter import PtyMeter, next_slot, wait_for
 
 OSLO = ZoneInfo("Europe/Oslo")
 HOUR = timedelta(hours=1)
@@ -487,7 +490,7 @@ async def test_diagnostic_counters_disabled_by_default(make_rig: RigFactory) -> 
 
 
 async def test_diagnostic_counters_count(
-    hass: HomeAssistant, make_rig: RigFactory
+    hass: HomeAssistant, make_rig: RigFactory, short_slots: None
 ) -> None:
     """Enabled counters show frames, checksum errors and rejected registers."""
     registry = er.async_get(hass)
@@ -504,7 +507,10 @@ async def test_diagnostic_counters_count(
     await hass.async_block_till_done()
     frames = await rig.live_frames()
     (hourly,) = hour_frames(present_hour(), hours=0)
-    await rig.send(*frames, garbled(frames[0].data), hourly, hourly)
+    await rig.send(*frames, garbled(frames[0].data), hourly)
+    # Counters are written at the cadence of the derived values.
+    await next_slot()
+    await rig.send(hourly)
     assert rig.value("frames") == len(frames) + 2
     assert rig.value("checksum_errors") == 1
     assert rig.value("rejected_registers") == 1
@@ -531,12 +537,15 @@ async def test_scale_factors(make_rig: RigFactory) -> None:
     )
 
 
-async def test_energy_this_hour_and_projection(make_rig: RigFactory) -> None:
+async def test_energy_this_hour_and_projection(
+    make_rig: RigFactory, short_slots: None
+) -> None:
     """Power is integrated over the running hour and projected to its end."""
     rig = await make_rig()
     await rig.send(power_frame(3600))
     started = dt_util.utcnow()
     assert rig.value("energy_this_hour") == 0
+    # A second: a new slot of the derived values.
     await rig.hass.async_add_executor_job(time.sleep, 1.0)
     await rig.send(power_frame(3600))
     elapsed = (dt_util.utcnow() - started).total_seconds()
@@ -551,10 +560,63 @@ async def test_energy_this_hour_and_projection(make_rig: RigFactory) -> None:
     left = (present_hour() + HOUR - dt_util.utcnow()).total_seconds()
     projected = rig.value("projected_energy_this_hour")
     assert projected == pytest.approx((live.energy_wh + left) / 1000, abs=0.002)
+    await next_slot()
     await rig.send(power_frame(0))
     assert rig.value("projected_energy_this_hour") == pytest.approx(
         round(live.energy_wh / 1000, 4), abs=0.0001
     )
+
+
+async def test_derived_values_are_written_once_per_slot(
+    hass: HomeAssistant, make_rig: RigFactory
+) -> None:
+    """The power follows every push; the derived values every ten seconds.
+
+    And at once when the data stops: unavailability does not wait for the slot.
+    """
+    rig = await make_rig()
+    await rig.send(power_frame(1))  # the first push adds the power sensor
+    decoder = StreamDecoder()
+    hour = present_hour() + HOUR
+    start = hour + timedelta(minutes=10)
+    power = rig.entity_id("active_power_import")
+    this_hour = rig.entity_id("energy_this_hour")
+    written: list[tuple[str, str]] = []
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        if (new := event.data["new_state"]) is not None:
+            written.append((event.data["entity_id"], new.state))
+
+    def push(at: datetime, watts: int) -> None:
+        (telegram,) = decoder.feed(power_frame(watts))
+        with patch.object(dt_util, "utcnow", return_value=at):
+            rig.coordinator._telegram(telegram)
+
+    def shown(entity: str | None) -> list[str]:
+        return [value for found, value in written if found == entity]
+
+    unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, changed)
+    # Five pushes 2 s apart in one ten-second slot.
+    for index in range(5):
+        push(start + timedelta(seconds=2 * index), 3600 + index)
+    assert [float(value) for value in shown(power)] == [3600, 3601, 3602, 3603, 3604]
+    assert len(shown(this_hour)) == 1
+    push(start + timedelta(seconds=10), 3605)
+    assert len(shown(this_hour)) == 2
+    # 3600 W and up for 10 s: 10 Wh.
+    assert float(shown(this_hour)[-1]) == pytest.approx(0.01, abs=0.0001)
+
+    # A new hour starts a new slot: the energy starts again from zero.
+    push(hour + HOUR, 3605)
+    assert len(shown(this_hour)) == 3
+    assert float(shown(this_hour)[-1]) == 0
+    push(hour + HOUR + timedelta(seconds=2), 3605)
+    assert len(shown(this_hour)) == 3
+
+    rig.coordinator._status(False, "test")
+    assert shown(this_hour)[-1] == STATE_UNAVAILABLE
+    unsubscribe()
 
 
 # Restart -----------------------------------------------------------------------
@@ -969,7 +1031,7 @@ async def test_base_entity_follows_the_coordinator(
 
 
 async def test_unchanged_derived_sensors_are_not_written_again(
-    make_rig: RigFactory,
+    make_rig: RigFactory, short_slots: None
 ) -> None:
     """A resent meter value is reported again; a derived value that stayed is not."""
     rig = await make_rig()
@@ -992,6 +1054,8 @@ async def test_unchanged_derived_sensors_are_not_written_again(
     unsubscribe = rig.hass.bus.async_listen(
         EVENT_STATE_REPORTED, reported, event_filter=every
     )
+    # In the next slot, so the derived values are worked out again.
+    await next_slot()
     await rig.send(frame)
     unsubscribe()
     again = rig.state("active_power_import")

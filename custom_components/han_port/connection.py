@@ -159,6 +159,8 @@ class HanListener:
         self._transport: asyncio.BaseTransport | None = None
         self._lost: asyncio.Future[str] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._valid_at = 0.0
+        self._loop_time: Callable[[], float] = time.monotonic
         self._flowing = False
         self._closing = False
         self._generation = 0
@@ -253,6 +255,7 @@ class HanListener:
             transport.close()
             return
         self._transport = transport
+        self._loop_time = asyncio.get_running_loop().time
         self._released = released
         self.stats.connects += 1
         self._arm_watchdog()
@@ -272,16 +275,27 @@ class HanListener:
             transport.close()
 
     def _arm_watchdog(self) -> None:
+        """Start the watchdog from now: at the port's opening."""
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(
-            self.watchdog_timeout, self._watchdog_fired
-        )
+        loop = asyncio.get_running_loop()
+        self._valid_at = loop.time()
+        self._timer = loop.call_later(self.watchdog_timeout, self._watchdog_fired)
 
     def _watchdog_fired(self) -> None:
+        """Lose the connection, unless valid data came since the timer was set.
+
+        Telegrams only note their time; moving the timer with each would
+        cost a timer handle per telegram.
+        """
+        loop = asyncio.get_running_loop()
+        timeout = self.watchdog_timeout
+        if (left := self._valid_at + timeout - loop.time()) > 0:
+            self._timer = loop.call_later(left, self._watchdog_fired)
+            return
         self._timer = None
         self.stats.watchdog_timeouts += 1
-        self._lose(f"no valid data for {self.watchdog_timeout:.0f} s")
+        self._lose(f"no valid data for {timeout:.0f} s")
 
     def _connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:
@@ -314,7 +328,7 @@ class HanListener:
             if telegram.list_type == 1 or telegram.format is FrameFormat.P1:
                 self._learn_cadence()
             self._on_telegram(telegram)
-        self._arm_watchdog()
+        self._valid_at = self._loop_time()
 
     def _learn_cadence(self) -> None:
         now = time.monotonic()

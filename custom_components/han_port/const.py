@@ -30,6 +30,9 @@ BAUDRATES: Final = (2400, 9600, 115200)
 RECENT_FRAMES: Final = 30
 NO_DATA_ISSUE_SECONDS: Final = 600
 ERROR_WINDOW_SECONDS: Final = 60
+# Values worked out from the telegrams (the running hour, the tariff) are
+# refreshed once in each such slot of the meter's time, not with every push.
+DERIVED_SECONDS: Final = 10
 # Bytes in an error window that fit no frame, with nothing decoded: a garbled line.
 GARBLED_BYTES: Final = 256
 

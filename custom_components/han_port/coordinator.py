@@ -8,7 +8,7 @@ repair issues. Entities only read from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -37,6 +37,7 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_VENDOR,
     DEFAULT_MAIN_FUSE,
+    DERIVED_SECONDS,
     DOMAIN,
     ERROR_WINDOW_SECONDS,
     GARBLED_BYTES,
@@ -165,6 +166,7 @@ class HanCoordinator:
             "current": float(options.get(CONF_CURRENT_SCALE, 1.0)),
             "energy": float(options.get(CONF_ENERGY_SCALE, 1.0)),
         }
+        self._unscaled = all(scale == 1.0 for scale in self._scales.values())
         self.zone = ZoneInfo(hass.config.time_zone)
         self.guard = RegisterGuard(
             float(options.get(CONF_MAIN_FUSE, DEFAULT_MAIN_FUSE))
@@ -178,7 +180,9 @@ class HanCoordinator:
         self.available = False
         self.snapshot: RegisterReading | None = None
         self.last_rejection: Verdict | None = None
-        self._listeners: list[CALLBACK_TYPE] = []
+        self._listeners: dict[Quantity | None, list[CALLBACK_TYPE]] = {}
+        self._derived_slot: tuple[int, datetime | None] | None = None
+        self._in_telegram = False
         self._new_quantity: Callable[[set[Quantity]], None] | None = None
         self._seen: set[Quantity] = set()
         self._down_logged = False
@@ -203,7 +207,7 @@ class HanCoordinator:
                 cost_statistic_id(self.meter_id),
                 installation,
                 options.get(CONF_PRICE_ENTITY),
-                self._notify,
+                self._cost_changed,
             )
 
     # Lifecycle -------------------------------------------------------------
@@ -274,12 +278,23 @@ class HanCoordinator:
     # Listeners -------------------------------------------------------------
 
     @callback
-    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``update`` after each telegram and availability change."""
-        self._listeners.append(update)
+    def async_add_listener(
+        self, update: CALLBACK_TYPE, quantity: Quantity | None = None
+    ) -> CALLBACK_TYPE:
+        """Call ``update`` at availability changes and when its value may change.
+
+        That is after each telegram carrying ``quantity``; for ``None`` (values
+        worked out from the telegrams) once per ``DERIVED_SECONDS`` of the
+        meter's time, at each new hour and when an hour or a price changes
+        what they show. The energy this hour moves with every push, but
+        writing it, the headrooms and the costs every two seconds would cost
+        Home Assistant four times the work of the power for little use.
+        """
+        listeners = self._listeners.setdefault(quantity, [])
+        listeners.append(update)
 
         def remove() -> None:
-            self._listeners.remove(update)
+            listeners.remove(update)
 
         return remove
 
@@ -291,9 +306,23 @@ class HanCoordinator:
         self._new_quantity = new
         self._seen.update(self.values)
 
-    def _notify(self) -> None:
-        for update in list(self._listeners):
-            update()
+    def _notify(self, keys: Iterable[Quantity | None]) -> None:
+        listeners = self._listeners
+        for key in keys:
+            if found := listeners.get(key):
+                for update in tuple(found):
+                    update()
+
+    @callback
+    def _cost_changed(self) -> None:
+        """Refresh the derived values: a booked hour or new prices moved them.
+
+        During a telegram that waits for its end, when the running hour has
+        moved on too.
+        """
+        self._derived_slot = None
+        if not self._in_telegram:
+            self._notify((None,))
 
     # Telegrams -------------------------------------------------------------
 
@@ -320,10 +349,18 @@ class HanCoordinator:
             self.live.stop()
             self._schedule_no_data_issue()
         self.updated = frozenset()
-        self._notify()
+        self._derived_slot = None
+        self._notify(tuple(self._listeners))
 
     @callback
     def _telegram(self, telegram: Telegram) -> None:
+        self._in_telegram = True
+        try:
+            self._handle(telegram)
+        finally:
+            self._in_telegram = False
+
+    def _handle(self, telegram: Telegram) -> None:
         now = dt_util.utcnow()
         self.last_telegram = now
         values = self._scaled(telegram)
@@ -346,15 +383,23 @@ class HanCoordinator:
             self.live.advance(now)
         self.values.update(values)
         self.updated = frozenset(values)
-        if self._new_quantity is not None and (new := set(values) - self._seen):
+        if self._new_quantity is not None and (new := values.keys() - self._seen):
             self._seen.update(new)
             self._new_quantity(new)
-        self._notify()
+        slot = (int(now.timestamp()) // DERIVED_SECONDS, self.live.hour_start)
+        if slot != self._derived_slot:
+            self._derived_slot = slot
+            self._notify((*values, None))
+        else:
+            self._notify(values)
 
     def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
+        readings = telegram.by_quantity()
+        if self._unscaled:
+            return {quantity: reading.value for quantity, reading in readings.items()}
         scales = self._scales
         values: dict[Quantity, Any] = {}
-        for quantity, reading in telegram.by_quantity().items():
+        for quantity, reading in readings.items():
             value = reading.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if reading.unit in _POWER_UNITS:
@@ -427,6 +472,8 @@ class HanCoordinator:
     def _hourly(self, boundary: datetime, reading: RegisterReading) -> None:
         previous = self.snapshot
         self.snapshot = reading
+        # The last hour's energy (and, with a tariff, its cost) is known now.
+        self._derived_slot = None
         self.statistics.book(boundary, reading)
         if self.cost is not None:
             self.cost.add_reading(boundary, reading)

@@ -16,7 +16,7 @@ from .han.model import Quantity
 
 
 class HanEntity(Entity):
-    """An entity of a meter; ``_handle_update`` runs after each telegram."""
+    """An entity of a meter; ``_handle_update`` runs when its value may have changed."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -38,7 +38,14 @@ class HanEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the meter's pushes while the entity exists."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.coordinator.async_add_listener(self._handle_update))
+        self.async_on_remove(
+            self.coordinator.async_add_listener(self._handle_update, self._quantity)
+        )
+
+    @property
+    def _quantity(self) -> Quantity | None:
+        """Return the meter's value this entity shows (``None``: a derived one)."""
+        return None
 
     def _handle_update(self) -> None:
         """Write the state; subclasses skip telegrams that do not concern them."""

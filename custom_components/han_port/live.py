@@ -64,7 +64,11 @@ class LiveHour:
         return self.energy_wh + self.power_w * max(remaining, 0.0) / 3600.0
 
     def _integrate_to(self, when: datetime) -> None:
-        boundary = hour_boundary(when, self.zone)
+        start = self.hour_start
+        if start is not None and start <= when < start + HOUR:
+            boundary = start  # nearly always: the zone need not be asked
+        else:
+            boundary = hour_boundary(when, self.zone)
         if self.hour_start is None:
             self.hour_start = boundary
         if self.last_sample is not None and self.power_w is not None:

@@ -225,6 +225,8 @@ def energy_registers(values: dict[Quantity, Any]) -> dict[Quantity, float]:
     Dutch and Belgian P1 meters send only per-tariff registers (1.8.1, 1.8.2);
     their sum is the total the statistics and the Energy dashboard need.
     """
+    if ENERGY_QUANTITIES.isdisjoint(values):
+        return {}  # List 1 and 2: no register, and they come every few seconds
     registers = {
         quantity: float(value)
         for quantity, value in values.items()

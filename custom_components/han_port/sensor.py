@@ -406,9 +406,10 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
 
         A value the meter sends is written with each telegram that carries it,
         so its last report follows the meter. The derived sensors (the running
-        hour, the tariff) are worked out after every telegram but written only
-        when what they show changed: most of them change a few times an hour,
-        and each write costs Home Assistant more than working them out.
+        hour, the tariff) are worked out when the coordinator says they are
+        due and written only when what they show changed: most of them change
+        a few times an hour, and each write costs Home Assistant more than
+        working them out.
         """
         quantity = self.entity_description.quantity
         available = self.coordinator.available
@@ -428,6 +429,11 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
     @override
     def available(self) -> bool:
         return self.coordinator.available
+
+    @property
+    @override
+    def _quantity(self) -> Quantity | None:
+        return self.entity_description.quantity
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:

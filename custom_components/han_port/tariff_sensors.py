@@ -23,7 +23,7 @@ from .coordinator import HanCoordinator
 from .cost import MonthState, TariffCost
 from .entity import HanSensorEntityDescription
 from .registers import HOUR
-from .tariff import Headroom, PriceBreakdown, exact
+from .tariff import Headroom, PriceBreakdown
 
 NOK: Final = "NOK"
 NOK_PER_KWH: Final = "NOK/kWh"
@@ -44,7 +44,8 @@ def energy_so_far(coordinator: HanCoordinator, now: datetime) -> Fraction:
     live = coordinator.live
     if live.hour_start is None or not live.hour_start <= now < live.hour_start + HOUR:
         return Fraction(0)
-    return exact(round(live.energy_wh, 3)) / 1000
+    # Whole milliwatt-hours: exact, and cheap to make every few seconds.
+    return Fraction(round(live.energy_wh * 1000), 1_000_000)
 
 
 @dataclass(frozen=True, slots=True)

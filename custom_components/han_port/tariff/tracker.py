@@ -76,6 +76,9 @@ class CapacityTracker:
         self.window_start = month.minus(part.window_months - 1).start
         self._maxima: dict[date, Peak] = {}
         self._seen: set[datetime] = set()
+        # Interval energy allowed per (interval start, to the next step);
+        # asked for every few seconds, it changes only when an interval is added.
+        self._thresholds: dict[tuple[datetime, bool], Fraction | None] = {}
 
     # --- feeding ------------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class CapacityTracker:
         if moment in self._seen:
             raise ValueError(f"interval {start.isoformat()} was already counted")
         self._seen.add(moment)
+        self._thresholds.clear()
         energy = exact(kwh)
         if energy < 0:
             raise ValueError("consumption cannot be negative")
@@ -209,7 +213,7 @@ class CapacityTracker:
         """
         if not self.measured:
             return None
-        return self._headroom(now, energy_so_far, None)
+        return self._headroom(now, energy_so_far, to_step=False)
 
     def step_headroom(self, now: datetime, energy_so_far: Number) -> Headroom | None:
         """Return the power that can still be drawn this interval without a higher step.
@@ -219,8 +223,33 @@ class CapacityTracker:
         above the mean raises the value, this is the figure to shed load on.
         ``None`` on the top step and for tariffs without steps.
         """
+        if not self.measured:
+            return None
+        return self._headroom(now, energy_so_far, to_step=True)
+
+    def _headroom(
+        self, now: datetime, energy_so_far: Number, *, to_step: bool
+    ) -> Headroom | None:
+        start = floor_interval(now, self.minutes)
+        key = (start, to_step)
+        if key in self._thresholds:
+            threshold = self._thresholds[key]
+        else:
+            self._check(start)
+            threshold = self._threshold(start, to_step)
+            self._thresholds[key] = threshold
+        if threshold is None:
+            return None
+        energy = exact(energy_so_far)
+        end = start + self.interval
+        remaining = as_hours(end - utc(now))
+        watts = max(ZERO, threshold - energy) / remaining * 1000
+        return Headroom(start, end, threshold, energy, watts)
+
+    def _step_ceiling(self) -> Fraction | None:
+        """Return the value that reaches the next step; ``None`` on the top step."""
         step = self.step
-        if not self.measured or step is None or step.to_kw is None:
+        if step is None or step.to_kw is None:
             return None
         boundary = step.to_kw
         if (places := self.part.value_decimals) is not None:
@@ -228,18 +257,10 @@ class CapacityTracker:
             # "til og med" steps) the boundary already rounds onto it.
             half = Fraction(1, 2 * 10**places)
             boundary += -half if self.part.threshold_inclusive else half
-        return self._headroom(now, energy_so_far, boundary)
+        return boundary
 
-    def _headroom(
-        self, now: datetime, energy_so_far: Number, ceiling_kw: Fraction | None
-    ) -> Headroom:
-        """Return the headroom that keeps the mean of the top N at ``ceiling_kw``.
-
-        ``None`` as the ceiling stands for the present value.
-        """
-        start = floor_interval(now, self.minutes)
-        self._check(start)
-        end = start + self.interval
+    def _threshold(self, start: datetime, to_step: bool) -> Fraction | None:
+        """Return the energy interval ``start`` may reach with the mean of the top N at the ceiling."""
         bucket = self._bucket(start)
         current = self._maxima.get(bucket)
         others = sorted(
@@ -247,7 +268,11 @@ class CapacityTracker:
             reverse=True,
         )
         n = self.part.n
-        if ceiling_kw is None:
+        if to_step:
+            ceiling_kw = self._step_ceiling()
+            if ceiling_kw is None:
+                return None
+        else:
             counted = [*others, current.kw] if current is not None else others
             top = sorted(counted, reverse=True)[:n]
             ceiling_kw = sum(top, ZERO) / len(top) if top else ZERO
@@ -256,8 +281,4 @@ class CapacityTracker:
         else:
             bound = (len(others) + 1) * ceiling_kw - sum(others, ZERO)
         limit_kw = max(bound, current.kw if current is not None else ZERO)
-        threshold = limit_kw / self._weight(start) * as_hours(self.interval)
-        energy = exact(energy_so_far)
-        remaining = as_hours(end - utc(now))
-        watts = max(ZERO, threshold - energy) / remaining * 1000
-        return Headroom(start, end, threshold, energy, watts)
+        return limit_kw / self._weight(start) * as_hours(self.interval)
