@@ -48,7 +48,7 @@ Usage: python scripts/bench_ha.py (run by ``scripts/bench --part ha``)
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator
 import contextlib
 from contextlib import asynccontextmanager
@@ -180,7 +180,7 @@ class Watch:
     handled: threading.Event = field(default_factory=threading.Event)
     changes: Counter[str] = field(default_factory=Counter)
     ours: set[str] = field(default_factory=set)
-    spent: Counter[str] = field(default_factory=Counter)
+    spent: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     @contextlib.contextmanager
     def timing(self) -> Iterator[None]:
