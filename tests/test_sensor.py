@@ -12,6 +12,7 @@ exercised with the next hour, which it always resolves correctly.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,7 +66,7 @@ from custom_components.han_port.const import (
     DOMAIN,
     ERROR_WINDOW_SECONDS,
 )
-from custom_components.han_port.coordinator import HanCoordinator
+from custom_components.han_port.coordinator import Derived, HanCoordinator
 from custom_components.han_port.entity import HanEntity
 from custom_components.han_port.han.encoder import (
     I8,
@@ -600,26 +601,40 @@ async def test_derived_values_are_written_once_per_slot(
     def shown(entity: str | None) -> list[str]:
         return [value for found, value in written if found == entity]
 
+    calls: Counter[Derived] = Counter()
+    for cadence in Derived:
+        rig.coordinator.async_add_listener(
+            lambda cadence=cadence: calls.update((cadence,)), cadence
+        )
     unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, changed)
     # Five pushes 2 s apart in one ten-second slot.
     for index in range(5):
         push(start + timedelta(seconds=2 * index), 3600 + index)
     assert [float(value) for value in shown(power)] == [3600, 3601, 3602, 3603, 3604]
     assert len(shown(this_hour)) == 1
+    # The first push after setup is a new hour for the derived values.
+    assert calls == {Derived.SLOT: 1, Derived.HOUR: 1}
     push(start + timedelta(seconds=10), 3605)
     assert len(shown(this_hour)) == 2
     # 3600 W and up for 10 s: 10 Wh.
     assert float(shown(this_hour)[-1]) == pytest.approx(0.01, abs=0.0001)
+    # What only an hour changes is not worked out again for a new slot.
+    assert calls == {Derived.SLOT: 2, Derived.HOUR: 1}
 
     # A new hour starts a new slot: the energy starts again from zero.
     push(hour + HOUR, 3605)
     assert len(shown(this_hour)) == 3
     assert float(shown(this_hour)[-1]) == 0
+    assert calls == {Derived.SLOT: 3, Derived.HOUR: 2}
     push(hour + HOUR + timedelta(seconds=2), 3605)
     assert len(shown(this_hour)) == 3
+    # New prices or a booked hour refresh both at once.
+    rig.coordinator._cost_changed()
+    assert calls == {Derived.SLOT: 4, Derived.HOUR: 3}
 
     rig.coordinator._status(False, "test")
     assert shown(this_hour)[-1] == STATE_UNAVAILABLE
+    assert calls == {Derived.SLOT: 5, Derived.HOUR: 4}
     unsubscribe()
 
 

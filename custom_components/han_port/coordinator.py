@@ -8,8 +8,9 @@ repair issues. Entities only read from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set as AbstractSet
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,14 @@ from .statistics import HourlyStatistics, cost_statistic_id
 from .tariff import TariffError
 
 type HanConfigEntry = ConfigEntry[HanCoordinator]
+
+
+class Derived(Enum):
+    """When a value worked out from the telegrams is worked out again."""
+
+    SLOT = "slot"  # once per DERIVED_SECONDS of meter time
+    HOUR = "hour"  # at a new hour, a booked hour or new prices
+
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10
@@ -174,13 +183,14 @@ class HanCoordinator:
         self.live = LiveHour(self.zone)
         self.statistics = HourlyStatistics(hass, self.meter_id, entry.title)
         self.values: dict[Quantity, Any] = {}
-        self.updated: frozenset[Quantity] = frozenset()
+        # The quantities the last telegram carried.
+        self.updated: AbstractSet[Quantity] = frozenset()
         self.meter_clock: datetime | None = None
         self.last_telegram: datetime | None = None
         self.available = False
         self.snapshot: RegisterReading | None = None
         self.last_rejection: Verdict | None = None
-        self._listeners: dict[Quantity | None, list[CALLBACK_TYPE]] = {}
+        self._listeners: dict[Quantity | Derived, list[CALLBACK_TYPE]] = {}
         self._derived_slot: tuple[int, datetime | None] | None = None
         self._in_telegram = False
         self._new_quantity: Callable[[set[Quantity]], None] | None = None
@@ -279,18 +289,21 @@ class HanCoordinator:
 
     @callback
     def async_add_listener(
-        self, update: CALLBACK_TYPE, quantity: Quantity | None = None
+        self, update: CALLBACK_TYPE, key: Quantity | Derived = Derived.SLOT
     ) -> CALLBACK_TYPE:
         """Call ``update`` at availability changes and when its value may change.
 
-        That is after each telegram carrying ``quantity``; for ``None`` (values
-        worked out from the telegrams) once per ``DERIVED_SECONDS`` of the
-        meter's time, at each new hour and when an hour or a price changes
-        what they show. The energy this hour moves with every push, but
-        writing it, the headrooms and the costs every two seconds would cost
-        Home Assistant four times the work of the power for little use.
+        For a ``Quantity`` that is after each telegram carrying it. Values
+        worked out from the telegrams (``Derived.SLOT``) follow once per
+        ``DERIVED_SECONDS`` of the meter's time, at each new hour and when an
+        hour or a price changes what they show: the energy this hour moves
+        with every push, but writing it, the headrooms and the costs every two
+        seconds would cost Home Assistant four times the work of the power
+        for little use. ``Derived.HOUR`` values (last hour, last month, the
+        capacity step) change only at a new hour or when an hour or a price
+        changes them.
         """
-        listeners = self._listeners.setdefault(quantity, [])
+        listeners = self._listeners.setdefault(key, [])
         listeners.append(update)
 
         def remove() -> None:
@@ -306,7 +319,7 @@ class HanCoordinator:
         self._new_quantity = new
         self._seen.update(self.values)
 
-    def _notify(self, keys: Iterable[Quantity | None]) -> None:
+    def _notify(self, keys: Iterable[Quantity | Derived]) -> None:
         listeners = self._listeners
         for key in keys:
             if found := listeners.get(key):
@@ -322,7 +335,7 @@ class HanCoordinator:
         """
         self._derived_slot = None
         if not self._in_telegram:
-            self._notify((None,))
+            self._notify((Derived.SLOT, Derived.HOUR))
 
     # Telegrams -------------------------------------------------------------
 
@@ -382,24 +395,33 @@ class HanCoordinator:
         else:
             self.live.advance(now)
         self.values.update(values)
-        self.updated = frozenset(values)
-        if self._new_quantity is not None and (new := values.keys() - self._seen):
+        self.updated = values.keys()
+        if self._new_quantity is not None and not self._seen.issuperset(values):
+            new = values.keys() - self._seen
             self._seen.update(new)
             self._new_quantity(new)
         slot = (int(now.timestamp()) // DERIVED_SECONDS, self.live.hour_start)
         if slot != self._derived_slot:
+            known = self._derived_slot
             self._derived_slot = slot
-            self._notify((*values, None))
+            if known is None or known[1] != slot[1]:
+                self._notify((*values, Derived.SLOT, Derived.HOUR))
+            else:
+                self._notify((*values, Derived.SLOT))
         else:
             self._notify(values)
 
     def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
-        readings = telegram.by_quantity()
-        if self._unscaled:
-            return {quantity: reading.value for quantity, reading in readings.items()}
-        scales = self._scales
+        """Return the telegram's values by quantity (the first of a quantity wins)."""
         values: dict[Quantity, Any] = {}
-        for quantity, reading in readings.items():
+        if self._unscaled:
+            for reading in telegram.readings.values():
+                quantity = reading.quantity
+                if quantity is not None and quantity not in values:
+                    values[quantity] = reading.value
+            return values
+        scales = self._scales
+        for quantity, reading in telegram.by_quantity().items():
             value = reading.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if reading.unit in _POWER_UNITS:

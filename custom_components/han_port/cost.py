@@ -72,7 +72,6 @@ from .tariff import (
     MissingPriceError,
     Month,
     PriceBreakdown,
-    Projection,
     RateUnavailableError,
     Reading,
     Scheme,
@@ -87,7 +86,6 @@ from .tariff import (
     load_grid_company,
     price_at,
     prices_ahead,
-    project_month,
 )
 from .tariff.clock import floor_interval
 
@@ -100,7 +98,6 @@ _STEP: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*")
 
 type PricePoint = tuple[datetime, int, Fraction]
 # Settlement interval, the month's energy so far and the spot prices.
-type PriceKey = tuple[datetime, Fraction, SpotPrices | None]
 
 
 def tariff_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -252,6 +249,17 @@ class MonthState:
     unpriced: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Interval[T]:
+    """What holds for one settlement interval of one month state and spot prices."""
+
+    start: datetime
+    end: datetime
+    state: MonthState
+    spot: SpotPrices | None
+    value: T
+
+
 class TariffCost:
     """Prices the meter's hours for one config entry and keeps the month."""
 
@@ -286,8 +294,8 @@ class TariffCost:
         self._spot: SpotPrices | None = None
         self._booked: dict[datetime, Fraction] = {}
         self._unsubscribe: CALLBACK_TYPE | None = None
-        self._price_memo: tuple[PriceKey, PriceBreakdown | None] | None = None
-        self._ahead_memo: tuple[PriceKey, list[PriceBreakdown]] | None = None
+        self._price_memo: _Interval[PriceBreakdown | None] | None = None
+        self._ahead_memo: _Interval[list[PriceBreakdown]] | None = None
 
     # Lifecycle -------------------------------------------------------------
 
@@ -615,30 +623,53 @@ class TariffCost:
 
     # What the sensors show -------------------------------------------------
 
-    def _price_key(self, now: datetime) -> PriceKey:
-        """Return what the price at ``now`` depends on besides the installation."""
-        bill = self.state.bill
+    def _holds[T](self, memo: _Interval[T] | None, now: datetime) -> bool:
         return (
-            floor_interval(now, self.installation.supply.settlement_minutes),
-            bill.kwh if bill is not None else Fraction(0),
-            self.spot if self._needs_spot else None,
+            memo is not None
+            and memo.state is self.state
+            and memo.spot is self._spot_for_price()
+            and memo.start <= now < memo.end
         )
+
+    def _spot_for_price(self) -> SpotPrices | None:
+        return self.spot if self._needs_spot else None
+
+    def _interval[T](self, now: datetime, value: T) -> _Interval[T]:
+        minutes = self.installation.supply.settlement_minutes
+        start = floor_interval(now, minutes)
+        return _Interval(
+            start,
+            start + timedelta(minutes=minutes),
+            self.state,
+            self._spot_for_price(),
+            value,
+        )
+
+    def _month_kwh(self) -> Fraction:
+        bill = self.state.bill
+        return bill.kwh if bill is not None else Fraction(0)
 
     def price_now(self, now: datetime) -> PriceBreakdown | None:
         """Return what the next kWh costs now, ``None`` without a price.
 
         A price holds for its settlement interval: it is worked out again only
-        when the interval, the month's energy or the spot prices change, not
-        for every telegram and sensor.
+        when the interval, the month's state (its energy) or the spot prices
+        change, not for every telegram and sensor.
         """
-        key = self._price_key(now)
-        if self._price_memo is None or self._price_memo[0] != key:
-            try:
-                price = price_at(self.installation, now, key[2], month_kwh=key[1])
-            except TariffError:
-                price = None
-            self._price_memo = (key, price)
-        return self._price_memo[1]
+        if self._holds(self._price_memo, now):
+            assert self._price_memo is not None
+            return self._price_memo.value
+        try:
+            price: PriceBreakdown | None = price_at(
+                self.installation,
+                now,
+                self._spot_for_price(),
+                month_kwh=self._month_kwh(),
+            )
+        except TariffError:
+            price = None
+        self._price_memo = self._interval(now, price)
+        return price
 
     def prices_ahead(self, now: datetime) -> list[PriceBreakdown]:
         """Return the price of each coming interval that spot prices exist for.
@@ -646,18 +677,22 @@ class TariffCost:
         Worked out once per settlement interval, as ``price_now``: the list
         holds up to ``AHEAD`` prices.
         """
-        key = self._price_key(now)
-        if self._ahead_memo is not None and self._ahead_memo[0] == key:
-            return self._ahead_memo[1]
+        if self._holds(self._ahead_memo, now):
+            assert self._ahead_memo is not None
+            return self._ahead_memo.value
         ahead: list[PriceBreakdown] = []
-        if key[2] is not None:
+        if (spot := self._spot_for_price()) is not None:
             try:
                 ahead = prices_ahead(
-                    self.installation, now, key[2], month_kwh=key[1], limit=AHEAD
+                    self.installation,
+                    now,
+                    spot,
+                    month_kwh=self._month_kwh(),
+                    limit=AHEAD,
                 )
             except TariffError:
                 ahead = []
-        self._ahead_memo = (key, ahead)
+        self._ahead_memo = self._interval(now, ahead)
         return ahead
 
     def running_hour(self, now: datetime, energy_kwh: Fraction) -> Fraction | None:
@@ -680,10 +715,20 @@ class TariffCost:
             Fraction(0),
         )
 
-    def projection(self, now: datetime) -> Projection | None:
-        """Return the month-end projection at the pace so far."""
-        bill = self.state.bill
-        return None if bill is None else project_month(bill, now)
+    def limit(
+        self, now: datetime, *, to_step: bool = False
+    ) -> tuple[datetime, datetime, Fraction] | None:
+        """Return the running interval and the energy it may reach (see ``headroom``).
+
+        The sensors work the watts out from this every few seconds.
+        """
+        tracker = self.state.tracker
+        if tracker is None:
+            return None
+        try:
+            return tracker.limit(now, to_step=to_step)
+        except ValueError:
+            return None
 
     def headroom(
         self, now: datetime, energy_kwh: Fraction, *, to_step: bool = False

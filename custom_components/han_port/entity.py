@@ -11,7 +11,7 @@ from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import HanCoordinator
+from .coordinator import Derived, HanCoordinator
 from .han.model import Quantity
 
 
@@ -39,13 +39,13 @@ class HanEntity(Entity):
         """Follow the meter's pushes while the entity exists."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.async_add_listener(self._handle_update, self._quantity)
+            self.coordinator.async_add_listener(self._handle_update, self._listen_to)
         )
 
     @property
-    def _quantity(self) -> Quantity | None:
-        """Return the meter's value this entity shows (``None``: a derived one)."""
-        return None
+    def _listen_to(self) -> Quantity | Derived:
+        """Return the meter's value this entity shows, or when a derived one changes."""
+        return Derived.SLOT
 
     def _handle_update(self) -> None:
         """Write the state; subclasses skip telegrams that do not concern them."""
@@ -58,6 +58,8 @@ class HanSensorEntityDescription(SensorEntityDescription):
 
     value_fn: Callable[[HanCoordinator], StateType | datetime]
     quantity: Quantity | None = None
+    # Derived from the month's state or the last hour: worked out hourly.
+    hourly: bool = False
     restore: bool = False
     last_reset_fn: Callable[[HanCoordinator], datetime | None] | None = None
     attributes_fn: Callable[[HanCoordinator], dict[str, Any] | None] | None = None

@@ -29,7 +29,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .coordinator import HanConfigEntry, HanCoordinator
+from .coordinator import Derived, HanConfigEntry, HanCoordinator
 from .entity import HanEntity, HanSensorEntityDescription
 from .han.model import Quantity
 from .tariff_sensors import TARIFF_SENSORS
@@ -289,6 +289,7 @@ FIXED_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
         native_unit_of_measurement=_KWH,
         suggested_display_precision=3,
         restore=True,
+        hourly=True,
         value_fn=lambda coordinator: _kwh(coordinator.live.last_hour_wh),
         attributes_fn=_last_hour_attributes,
     ),
@@ -432,8 +433,11 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
 
     @property
     @override
-    def _quantity(self) -> Quantity | None:
-        return self.entity_description.quantity
+    def _listen_to(self) -> Quantity | Derived:
+        description = self.entity_description
+        if description.quantity is not None:
+            return description.quantity
+        return Derived.HOUR if description.hourly else Derived.SLOT
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:

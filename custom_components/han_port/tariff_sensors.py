@@ -23,7 +23,7 @@ from .coordinator import HanCoordinator
 from .cost import MonthState, TariffCost
 from .entity import HanSensorEntityDescription
 from .registers import HOUR
-from .tariff import Headroom, PriceBreakdown
+from .tariff import PriceBreakdown
 
 NOK: Final = "NOK"
 NOK_PER_KWH: Final = "NOK/kWh"
@@ -35,7 +35,7 @@ def _cost(coordinator: HanCoordinator) -> TariffCost:
     return cost
 
 
-def energy_so_far(coordinator: HanCoordinator, now: datetime) -> Fraction:
+def energy_so_far(coordinator: HanCoordinator, now: datetime) -> float:
     """Return the running hour's energy (kWh) as the coordinator integrated it.
 
     Reading it changes nothing: the coordinator moves the live hour on with
@@ -43,19 +43,50 @@ def energy_so_far(coordinator: HanCoordinator, now: datetime) -> Fraction:
     """
     live = coordinator.live
     if live.hour_start is None or not live.hour_start <= now < live.hour_start + HOUR:
-        return Fraction(0)
-    # Whole milliwatt-hours: exact, and cheap to make every few seconds.
-    return Fraction(round(live.energy_wh * 1000), 1_000_000)
+        return 0.0
+    return live.energy_wh / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """A headroom as the sensors show it (``CapacityTracker.headroom`` in floats)."""
+
+    interval_end: datetime
+    threshold_kwh: float
+    energy_kwh: float
+    watts: float
+
+
+def _room(
+    cost: TariffCost, now: datetime, energy_kwh: float, *, to_step: bool
+) -> Room | None:
+    """Spread what the interval may still take over the time it has left.
+
+    The threshold is the tracker's exact one, kept until an interval is
+    added; the rest moves with every slot and only feeds a rounded display.
+    """
+    found = cost.limit(now, to_step=to_step)
+    if found is None:
+        return None
+    _start, end, threshold = found
+    limit = float(threshold)
+    hours_left = (end - now).total_seconds() / 3600
+    return Room(
+        end, limit, energy_kwh, max(0.0, limit - energy_kwh) / hours_left * 1000
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Figures:
     """The tariff at the last telegram, shared by all tariff sensors of one update.
 
-    Every tariff sensor is written after each telegram, and the price, the
-    running hour's cost and the headroom feed several sensors and their
-    attributes; they are worked out once per telegram instead of once for
-    each. Today's finished hours are summed once per day and month state.
+    The price, the running hour's cost and the headroom feed several sensors
+    and their attributes; they are worked out once per update instead of
+    once for each. What the sensors show is rounded, so the figures that
+    move with every update are floats made from the engine's exact ones: the
+    price (kept for its interval), today's finished hours (kept for the day
+    and month state) and the capacity thresholds (kept until an hour is
+    booked). Booked hours, the bill and the cost statistics stay exact.
     """
 
     at: datetime | None
@@ -63,10 +94,11 @@ class Figures:
     state: MonthState
     day: date
     price: PriceBreakdown | None
-    running: Fraction | None
-    today: Fraction | None
-    headroom: Headroom | None
-    step_headroom: Headroom | None
+    price_total: float | None
+    running: float | None
+    today: float | None
+    headroom: Room | None
+    step_headroom: Room | None
 
 
 _FIGURES: Final[WeakKeyDictionary[HanCoordinator, Figures]] = WeakKeyDictionary()
@@ -93,20 +125,26 @@ def figures(coordinator: HanCoordinator) -> Figures:
     day = dt_util.as_local(now).date()
     energy = energy_so_far(coordinator, now)
     price = cost.price_now(now)
+    if known is not None and known.price is price:
+        price_total = known.price_total
+    else:
+        price_total = None if price is None else float(price.total)
     if known is not None and known.state is cost.state and known.day == day:
         today = known.today
     else:
-        today = cost.today(now)
+        finished = cost.today(now)
+        today = None if finished is None else float(finished)
     found = Figures(
         at=at,
         now=now,
         state=cost.state,
         day=day,
         price=price,
-        running=cost.running_hour(now, energy),
+        price_total=price_total,
+        running=None if price_total is None else price_total * energy,
         today=today,
-        headroom=cost.headroom(now, energy),
-        step_headroom=cost.headroom(now, energy, to_step=True),
+        headroom=_room(cost, now, energy, to_step=False),
+        step_headroom=_room(cost, now, energy, to_step=True),
     )
     _FIGURES[coordinator] = found
     return found
@@ -132,13 +170,13 @@ def _per_month[T](read: Callable[[HanCoordinator], T]) -> Callable[[HanCoordinat
     return cached
 
 
-def _money(value: Fraction | None) -> float | None:
+def _money(value: Fraction | float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
 def _price_now(coordinator: HanCoordinator) -> float | None:
-    price = figures(coordinator).price
-    return None if price is None else round(float(price.total), 4)
+    total = figures(coordinator).price_total
+    return None if total is None else round(total, 4)
 
 
 def _price_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
@@ -184,12 +222,18 @@ def _cost_today(coordinator: HanCoordinator) -> float | None:
     return _money(found.today + found.running)
 
 
+@_per_month
+def _billed(coordinator: HanCoordinator) -> float | None:
+    bill = _cost(coordinator).state.bill
+    return None if bill is None else float(bill.total)
+
+
 def _cost_this_month(coordinator: HanCoordinator) -> float | None:
-    found = figures(coordinator)
-    bill = found.state.bill
-    if bill is None or found.running is None:
+    billed = _billed(coordinator)
+    running = figures(coordinator).running
+    if billed is None or running is None:
         return None
-    return _money(bill.total + found.running)
+    return _money(billed + running)
 
 
 @_per_month
@@ -204,9 +248,37 @@ def _last_month_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None
     return None if last is None else {"month": last[0]}
 
 
+@_per_month
+def _pace(
+    coordinator: HanCoordinator,
+) -> tuple[float, float, datetime, datetime, int] | None:
+    """Return what the month-end projection takes from the month's state.
+
+    Fixed part, variable part, the month's start, end and hours: exact until
+    an hour is booked; only the time elapsed moves between.
+    """
+    bill = _cost(coordinator).state.bill
+    if bill is None:
+        return None
+    month = bill.month
+    return (
+        float(bill.grid_capacity.amount + bill.supply_fee),
+        float(bill.variable),
+        month.start,
+        month.end,
+        month.hours,
+    )
+
+
 def _projection(coordinator: HanCoordinator) -> float | None:
-    projection = _cost(coordinator).projection(figures(coordinator).now)
-    return None if projection is None else _money(projection.total)
+    """Show ``project_month`` for the last update, in floats."""
+    pace = _pace(coordinator)
+    if pace is None:
+        return None
+    fixed, variable, start, end, hours = pace
+    now = figures(coordinator).now
+    elapsed = (min(max(now, start), end) - start).total_seconds() / 3600
+    return _money(fixed if elapsed == 0 else fixed + variable * hours / elapsed)
 
 
 @_per_month
@@ -262,13 +334,13 @@ def _kw_to_next(coordinator: HanCoordinator) -> float | None:
 
 
 def _headroom(
-    key: str, pick: Callable[[Figures], Headroom | None]
+    key: str, pick: Callable[[Figures], Room | None]
 ) -> HanSensorEntityDescription:
     """Describe a headroom sensor: the watts ``pick`` finds, with its limits as attributes."""
 
     def watts(coordinator: HanCoordinator) -> float | None:
         headroom = pick(figures(coordinator))
-        return None if headroom is None else round(float(headroom.watts))
+        return None if headroom is None else round(headroom.watts)
 
     def attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
         headroom = pick(figures(coordinator))
@@ -277,11 +349,11 @@ def _headroom(
         power = coordinator.live.power_w
         return {
             "interval_end": headroom.interval_end.isoformat(),
-            "threshold_kwh": round(float(headroom.threshold_kwh), 3),
-            "energy_kwh": round(float(headroom.energy_kwh), 3),
+            "threshold_kwh": round(headroom.threshold_kwh, 3),
+            "energy_kwh": round(headroom.energy_kwh, 3),
             "above_present_power": None
             if power is None
-            else round(float(headroom.watts) - power),
+            else round(headroom.watts - power),
         }
 
     return HanSensorEntityDescription(
@@ -336,6 +408,7 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
     HanSensorEntityDescription(
         key="cost_last_month",
         translation_key="cost_last_month",
+        hourly=True,
         device_class=SensorDeviceClass.MONETARY,
         native_unit_of_measurement=NOK,
         suggested_display_precision=2,
@@ -353,6 +426,7 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
     HanSensorEntityDescription(
         key="capacity_value",
         translation_key="capacity_value",
+        hourly=True,
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
         suggested_display_precision=3,
@@ -362,6 +436,7 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
     HanSensorEntityDescription(
         key="capacity_step",
         translation_key="capacity_step",
+        hourly=True,
         device_class=SensorDeviceClass.MONETARY,
         native_unit_of_measurement=NOK,
         suggested_display_precision=2,
@@ -371,6 +446,7 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
     HanSensorEntityDescription(
         key="kw_to_next_step",
         translation_key="kw_to_next_step",
+        hourly=True,
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
         suggested_display_precision=3,

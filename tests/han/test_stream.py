@@ -75,6 +75,22 @@ def test_damage_costs_only_the_damaged_frame() -> None:
     assert decoder.stats.checksum_errors == 1
 
 
+def test_known_header_still_checks_the_frame() -> None:
+    """A header seen in a good frame skips its own check; the FCS still decides."""
+    decoder = StreamDecoder()
+    assert len(decoder.feed(AIDON_LIST1 + AIDON_LIST1)) == 2
+    damaged = bytearray(AIDON_LIST1)
+    damaged[-5] ^= 0x01  # in the data: the known header matches, the FCS does not
+    assert decoder.feed(bytes(damaged) + AIDON_LIST1 + b"\x7e")[0].list_type == 1
+    assert decoder.stats.checksum_errors == 1
+    # A header that differs from the known one by its HCS is checked again.
+    bad_header = bytearray(AIDON_LIST1)
+    bad_header[7] ^= 0x01  # the HCS
+    assert decoder.feed(bytes(bad_header) + AIDON_LIST1 + b"\x7e")[0].list_type == 1
+    assert decoder.stats.checksum_errors == 2
+    assert decoder.stats.telegrams == 4
+
+
 def test_segmented_hdlc_and_block_transfer() -> None:
     """Long lists split over HDLC segments or GBT blocks are reassembled."""
     apdu = encoder.data_notification(

@@ -25,6 +25,7 @@ from .profiles import vendor_from_text
 
 MAX_P1_LENGTH = 8192
 MAX_APDU_LENGTH = 64 * 1024
+MAX_HEADERS = 16  # HDLC headers kept; a meter uses one per list
 
 _CANDIDATE = re.compile(rb"[\x7e\x68/]")
 _STARTS = frozenset(b"\x7e\x68/")
@@ -81,6 +82,8 @@ class StreamDecoder:
         self._blocks = BlockAssembler()
         self._layouts = LayoutCache()
         self._pending_hdlc: tuple[int, int] | None = None
+        # Headers of good HDLC frames by format field: checked once per list.
+        self._headers: dict[tuple[int, int], tuple[bytes, int]] = {}
 
     def reset(self) -> None:
         """Drop partial data, e.g. after the connection was reopened."""
@@ -145,9 +148,18 @@ class StreamDecoder:
         self, buffer: bytearray, start: int, out: list[Telegram]
     ) -> int | None:
         available = len(buffer) - start
+        known = None
         if start == 0 and self._pending_hdlc:
             total, info = self._pending_hdlc  # header checked on an earlier read
             self._pending_hdlc = None
+        elif (
+            available >= 3
+            and (known := self._headers.get((buffer[start + 1], buffer[start + 2])))
+            and buffer.startswith(known[0], start)
+        ):
+            # A good frame's header, byte for byte (length, addresses, control
+            # and HCS): a meter repeats it in every push of a list.
+            total, info = known[1], len(known[0])
         else:
             if available < 3:
                 return None
@@ -172,6 +184,8 @@ class StreamDecoder:
         end = start + total - 1
         fcs = buffer[end - 2] | (buffer[end - 1] << 8)
         if crc16_x25(buffer[start + 1 : end - 2]) == fcs and buffer[end] == hdlc.FLAG:
+            if known is None:
+                self._remember_header(bytes(buffer[start : start + info]), total)
             self.stats.frames += 1
             if self._keep:
                 self.recent_frames.append(bytes(buffer[start : end + 1]))
@@ -208,6 +222,11 @@ class StreamDecoder:
             self.recent_frames.append(frame)
         self._hdlc_payload(parsed.segmented, parsed.information, out)
         return consumed
+
+    def _remember_header(self, header: bytes, total: int) -> None:
+        if len(self._headers) >= MAX_HEADERS:
+            self._headers.clear()
+        self._headers[header[1], header[2]] = (header, total)
 
     def _repair_crlf(
         self, buffer: bytearray, start: int, total: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
+from functools import lru_cache
 import re
 from zoneinfo import ZoneInfo
 
@@ -39,8 +40,13 @@ def local(instant: datetime) -> datetime:
     return utc(instant).astimezone(OSLO)
 
 
+@lru_cache(maxsize=64)
 def local_midnight(day: date) -> datetime:
-    """Return the instant (UTC) at which ``day`` starts in Oslo."""
+    """Return the instant (UTC) at which ``day`` starts in Oslo.
+
+    Kept for the last days asked: month and day boundaries are asked for
+    every few seconds by the sensors.
+    """
     return datetime.combine(day, time(0), tzinfo=OSLO).astimezone(UTC)
 
 

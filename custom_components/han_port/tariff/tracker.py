@@ -211,8 +211,6 @@ class CapacityTracker:
         mean of the top N unchanged. ``None`` for a fuse tariff, which has no
         measured value.
         """
-        if not self.measured:
-            return None
         return self._headroom(now, energy_so_far, to_step=False)
 
     def step_headroom(self, now: datetime, energy_so_far: Number) -> Headroom | None:
@@ -223,13 +221,19 @@ class CapacityTracker:
         above the mean raises the value, this is the figure to shed load on.
         ``None`` on the top step and for tariffs without steps.
         """
-        if not self.measured:
-            return None
         return self._headroom(now, energy_so_far, to_step=True)
 
-    def _headroom(
-        self, now: datetime, energy_so_far: Number, *, to_step: bool
-    ) -> Headroom | None:
+    def limit(
+        self, now: datetime, *, to_step: bool = False
+    ) -> tuple[datetime, datetime, Fraction] | None:
+        """Return the running interval (start, end) and the energy it may reach.
+
+        What ``headroom`` and ``step_headroom`` are made of, for callers that
+        ask every few seconds: it changes only when an interval is added, so
+        it is kept until then. ``None`` where those return ``None``.
+        """
+        if not self.measured:
+            return None
         start = floor_interval(now, self.minutes)
         key = (start, to_step)
         if key in self._thresholds:
@@ -238,10 +242,16 @@ class CapacityTracker:
             self._check(start)
             threshold = self._threshold(start, to_step)
             self._thresholds[key] = threshold
-        if threshold is None:
+        return None if threshold is None else (start, start + self.interval, threshold)
+
+    def _headroom(
+        self, now: datetime, energy_so_far: Number, *, to_step: bool
+    ) -> Headroom | None:
+        found = self.limit(now, to_step=to_step)
+        if found is None:
             return None
+        start, end, threshold = found
         energy = exact(energy_so_far)
-        end = start + self.interval
         remaining = as_hours(end - utc(now))
         watts = max(ZERO, threshold - energy) / remaining * 1000
         return Headroom(start, end, threshold, energy, watts)
