@@ -379,6 +379,11 @@ async def test_headroom_worked_example(
     assert headroom is not None
     assert headroom.threshold_kwh == 3
     assert headroom.watts == 3000
+    # The limit the sensors use holds for the hour and the month's state.
+    limit = cost.limit(start + timedelta(minutes=40))
+    assert limit == (start, start + HOUR, 3)
+    assert cost.limit(start + timedelta(minutes=59)) is limit
+    assert cost.limit(start + HOUR) == (start + HOUR, start + 2 * HOUR, 3)
 
     # The same through the live hour: 3 kW from 12:00 sampled every 30 s.
     moment = start

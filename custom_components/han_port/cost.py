@@ -296,6 +296,10 @@ class TariffCost:
         self._unsubscribe: CALLBACK_TYPE | None = None
         self._price_memo: _Interval[PriceBreakdown | None] | None = None
         self._ahead_memo: _Interval[list[PriceBreakdown]] | None = None
+        self._limit_memo: dict[
+            bool,
+            tuple[MonthState, datetime, datetime, tuple[datetime, datetime, Fraction]],
+        ] = {}
 
     # Lifecycle -------------------------------------------------------------
 
@@ -720,15 +724,22 @@ class TariffCost:
     ) -> tuple[datetime, datetime, Fraction] | None:
         """Return the running interval and the energy it may reach (see ``headroom``).
 
-        The sensors work the watts out from this every few seconds.
+        The sensors work the watts out from this every few seconds; it holds
+        for the interval and the month's state.
         """
+        memo = self._limit_memo.get(to_step)
+        if memo is not None and memo[0] is self.state and memo[1] <= now < memo[2]:
+            return memo[3]
         tracker = self.state.tracker
         if tracker is None:
             return None
         try:
-            return tracker.limit(now, to_step=to_step)
+            found = tracker.limit(now, to_step=to_step)
         except ValueError:
             return None
+        if found is not None:
+            self._limit_memo[to_step] = (self.state, found[0], found[1], found)
+        return found
 
     def headroom(
         self, now: datetime, energy_kwh: Fraction, *, to_step: bool = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any, Final
 from weakref import WeakKeyDictionary
@@ -92,7 +92,9 @@ class Figures:
     at: datetime | None
     now: datetime
     state: MonthState
-    day: date
+    day: date  # local, as Home Assistant's time zone has it
+    day_start: datetime
+    day_end: datetime
     price: PriceBreakdown | None
     price_total: float | None
     running: float | None
@@ -122,7 +124,12 @@ def figures(coordinator: HanCoordinator) -> Figures:
     ):
         return known
     now = at or dt_util.utcnow()
-    day = dt_util.as_local(now).date()
+    if known is not None and known.day_start <= now < known.day_end:
+        day, day_start, day_end = known.day, known.day_start, known.day_end
+    else:
+        day = dt_util.as_local(now).date()
+        day_start = dt_util.start_of_local_day(day)
+        day_end = dt_util.start_of_local_day(day + timedelta(days=1))
     energy = energy_so_far(coordinator, now)
     price = cost.price_now(now)
     if known is not None and known.price is price:
@@ -139,6 +146,8 @@ def figures(coordinator: HanCoordinator) -> Figures:
         now=now,
         state=cost.state,
         day=day,
+        day_start=day_start,
+        day_end=day_end,
         price=price,
         price_total=price_total,
         running=None if price_total is None else price_total * energy,
