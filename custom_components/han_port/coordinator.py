@@ -412,16 +412,12 @@ class HanCoordinator:
             self._notify(values)
 
     def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
-        """Return the telegram's values by quantity (the first of a quantity wins)."""
-        values: dict[Quantity, Any] = {}
+        readings = telegram.by_quantity()
         if self._unscaled:
-            for reading in telegram.readings.values():
-                quantity = reading.quantity
-                if quantity is not None and quantity not in values:
-                    values[quantity] = reading.value
-            return values
+            return {quantity: reading.value for quantity, reading in readings.items()}
         scales = self._scales
-        for quantity, reading in telegram.by_quantity().items():
+        values: dict[Quantity, Any] = {}
+        for quantity, reading in readings.items():
             value = reading.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if reading.unit in _POWER_UNITS:

@@ -97,7 +97,6 @@ AHEAD: Final = 48  # settlement intervals shown ahead
 _STEP: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*")
 
 type PricePoint = tuple[datetime, int, Fraction]
-# Settlement interval, the month's energy so far and the spot prices.
 
 
 def tariff_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -296,10 +295,6 @@ class TariffCost:
         self._unsubscribe: CALLBACK_TYPE | None = None
         self._price_memo: _Interval[PriceBreakdown | None] | None = None
         self._ahead_memo: _Interval[list[PriceBreakdown]] | None = None
-        self._limit_memo: dict[
-            bool,
-            tuple[MonthState, datetime, datetime, tuple[datetime, datetime, Fraction]],
-        ] = {}
 
     # Lifecycle -------------------------------------------------------------
 
@@ -699,11 +694,6 @@ class TariffCost:
         self._ahead_memo = self._interval(now, ahead)
         return ahead
 
-    def running_hour(self, now: datetime, energy_kwh: Fraction) -> Fraction | None:
-        """Return the cost of the running hour so far at the price in force."""
-        price = self.price_now(now)
-        return None if price is None else price.total * energy_kwh
-
     def today(self, now: datetime) -> Fraction | None:
         """Return the cost of today's finished hours."""
         bill = self.state.bill
@@ -724,22 +714,16 @@ class TariffCost:
     ) -> tuple[datetime, datetime, Fraction] | None:
         """Return the running interval and the energy it may reach (see ``headroom``).
 
-        The sensors work the watts out from this every few seconds; it holds
-        for the interval and the month's state.
+        The sensors work the watts out from this every few seconds; the
+        month's tracker keeps it for the interval.
         """
-        memo = self._limit_memo.get(to_step)
-        if memo is not None and memo[0] is self.state and memo[1] <= now < memo[2]:
-            return memo[3]
         tracker = self.state.tracker
         if tracker is None:
             return None
         try:
-            found = tracker.limit(now, to_step=to_step)
+            return tracker.limit(now, to_step=to_step)
         except ValueError:
             return None
-        if found is not None:
-            self._limit_memo[to_step] = (self.state, found[0], found[1], found)
-        return found
 
     def headroom(
         self, now: datetime, energy_kwh: Fraction, *, to_step: bool = False

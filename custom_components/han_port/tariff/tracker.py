@@ -76,9 +76,11 @@ class CapacityTracker:
         self.window_start = month.minus(part.window_months - 1).start
         self._maxima: dict[date, Peak] = {}
         self._seen: set[datetime] = set()
-        # Interval energy allowed per (interval start, to the next step);
-        # asked for every few seconds, it changes only when an interval is added.
-        self._thresholds: dict[tuple[datetime, bool], Fraction | None] = {}
+        # The running interval's limit, per "to the next step": asked for every
+        # few seconds, it changes only with the interval or when one is added.
+        self._limits: dict[
+            bool, tuple[datetime, datetime, tuple[datetime, datetime, Fraction] | None]
+        ] = {}
 
     # --- feeding ------------------------------------------------------------------
 
@@ -116,7 +118,7 @@ class CapacityTracker:
         if moment in self._seen:
             raise ValueError(f"interval {start.isoformat()} was already counted")
         self._seen.add(moment)
-        self._thresholds.clear()
+        self._limits.clear()
         energy = exact(kwh)
         if energy < 0:
             raise ValueError("consumption cannot be negative")
@@ -234,15 +236,14 @@ class CapacityTracker:
         """
         if not self.measured:
             return None
-        start = floor_interval(now, self.minutes)
-        key = (start, to_step)
-        if key in self._thresholds:
-            threshold = self._thresholds[key]
-        else:
-            self._check(start)
+        known = self._limits.get(to_step)
+        if known is None or now.tzinfo is None or not known[0] <= now < known[1]:
+            start = self._check(floor_interval(now, self.minutes))
+            end = start + self.interval
             threshold = self._threshold(start, to_step)
-            self._thresholds[key] = threshold
-        return None if threshold is None else (start, start + self.interval, threshold)
+            found = None if threshold is None else (start, end, threshold)
+            known = self._limits[to_step] = (start, end, found)
+        return known[2]
 
     def _headroom(
         self, now: datetime, energy_so_far: Number, *, to_step: bool
