@@ -324,14 +324,12 @@ class HanListener:
             self._flowing = True
             self._delay = self._backoff_min
             self._on_status(True, None)
+        now = self._loop_time()
         for telegram in telegrams:
             if telegram.list_type == 1 or telegram.format is FrameFormat.P1:
-                self._learn_cadence()
+                # The meter's cadence, learnt from the gaps between pushes.
+                if self._last_list1 is not None:
+                    self._list1_gaps.append(now - self._last_list1)
+                self._last_list1 = now
             self._on_telegram(telegram)
-        self._valid_at = self._loop_time()
-
-    def _learn_cadence(self) -> None:
-        now = time.monotonic()
-        if self._last_list1 is not None:
-            self._list1_gaps.append(now - self._last_list1)
-        self._last_list1 = now
+        self._valid_at = now

@@ -48,7 +48,7 @@ from .const import (
 )
 from .cost import TariffCost, build_installation
 from .han.apdu import Keys
-from .han.model import Quantity, Telegram
+from .han.model import ENERGY_QUANTITIES, Quantity, Telegram
 from .han.stream import StreamDecoder
 from .live import LiveHour
 from .registers import (
@@ -190,7 +190,8 @@ class HanCoordinator:
         self.available = False
         self.snapshot: RegisterReading | None = None
         self.last_rejection: Verdict | None = None
-        self._listeners: dict[Quantity | Derived, list[CALLBACK_TYPE]] = {}
+        # Tuples, so a listener may remove itself while they are called.
+        self._listeners: dict[Quantity | Derived, tuple[CALLBACK_TYPE, ...]] = {}
         self._derived_slot: tuple[int, datetime | None] | None = None
         self._in_telegram = False
         self._new_quantity: Callable[[set[Quantity]], None] | None = None
@@ -201,6 +202,7 @@ class HanCoordinator:
         self._accepted_since_rejection = 0
         self._window = (0, 0, 0)
         self._decryption_errors = 0
+        self._identity: tuple[str | None, str | None, str | None] | None = None
         self._device_id: str | None = None
         self._store = saved_state(hass, entry.entry_id)
         self.cost: TariffCost | None = None
@@ -303,11 +305,13 @@ class HanCoordinator:
         capacity step) change only at a new hour or when an hour or a price
         changes them.
         """
-        listeners = self._listeners.setdefault(key, [])
-        listeners.append(update)
+        listeners = self._listeners
+        listeners[key] = (*listeners.get(key, ()), update)
 
         def remove() -> None:
-            listeners.remove(update)
+            left = list(listeners[key])
+            left.remove(update)
+            listeners[key] = tuple(left)
 
         return remove
 
@@ -322,9 +326,8 @@ class HanCoordinator:
     def _notify(self, keys: Iterable[Quantity | Derived]) -> None:
         listeners = self._listeners
         for key in keys:
-            if found := listeners.get(key):
-                for update in tuple(found):
-                    update()
+            for update in listeners.get(key, ()):
+                update()
 
     @callback
     def _cost_changed(self) -> None:
@@ -341,6 +344,7 @@ class HanCoordinator:
 
     @callback
     def _status(self, available: bool, reason: str | None) -> None:
+        changed = available != self.available
         if available:
             if self._down_logged:
                 LOGGER.info("Meter data on %s is back", self.port_label)
@@ -363,61 +367,76 @@ class HanCoordinator:
             self._schedule_no_data_issue()
         self.updated = frozenset()
         self._derived_slot = None
-        self._notify(tuple(self._listeners))
+        # The meter's values are written again only if their availability
+        # changed; the derived ones are worked out again in any case.
+        self._notify(
+            tuple(self._listeners) if changed else (Derived.SLOT, Derived.HOUR)
+        )
 
     @callback
     def _telegram(self, telegram: Telegram) -> None:
+        """Take in one telegram; it runs for every push, so it stays in one piece."""
         self._in_telegram = True
         try:
-            self._handle(telegram)
+            now = dt_util.utcnow()
+            self.last_telegram = now
+            if self._unscaled:
+                values: dict[Quantity, Any] = {}
+                for reading in telegram.readings.values():
+                    # The first reading of a quantity wins, as in by_quantity.
+                    quantity = reading.quantity
+                    if quantity is not None and quantity not in values:
+                        values[quantity] = reading.value
+            else:
+                values = self._scaled(telegram)
+            identity = (telegram.vendor, telegram.model, telegram.list_version)
+            if identity != self._identity:
+                self._identity = identity
+                self._identify(telegram)
+            stated = telegram.meter_time or telegram.push_time
+            if stated is not None:
+                self.meter_clock = resolve_meter_clock(stated, now, self.zone)
+                values[Quantity.METER_CLOCK] = self.meter_clock
+            # Lists 1 and 2 carry no register, and they come every few seconds.
+            if not ENERGY_QUANTITIES.isdisjoint(values) and (
+                registers := energy_registers(values)
+            ):
+                for quantity in registers:
+                    # A P1 total summed from tariff registers was never a value.
+                    values.pop(quantity, None)
+                if self._registers(registers, stated, now):
+                    values.update(registers)
+            power = values.get(Quantity.ACTIVE_POWER_IMPORT)
+            if isinstance(power, (int, float)):
+                self.live.add_power(now, float(power))
+            else:
+                self.live.advance(now)
+            self.values.update(values)
+            self.updated = values.keys()
+            if self._new_quantity is not None and not self._seen.issuperset(values):
+                new = values.keys() - self._seen
+                self._seen.update(new)
+                self._new_quantity(new)
+            listeners = self._listeners
+            for key in values:
+                for update in listeners.get(key, ()):
+                    update()
+            slot = (int(now.timestamp()) // DERIVED_SECONDS, self.live.hour_start)
+            if slot != self._derived_slot:
+                known = self._derived_slot
+                self._derived_slot = slot
+                if known is None or known[1] != slot[1]:
+                    self._notify((Derived.SLOT, Derived.HOUR))
+                else:
+                    self._notify((Derived.SLOT,))
         finally:
             self._in_telegram = False
 
-    def _handle(self, telegram: Telegram) -> None:
-        now = dt_util.utcnow()
-        self.last_telegram = now
-        values = self._scaled(telegram)
-        self._identify(telegram)
-        stated = telegram.meter_time or telegram.push_time
-        if stated is not None:
-            self.meter_clock = resolve_meter_clock(stated, now, self.zone)
-            values[Quantity.METER_CLOCK] = self.meter_clock
-        registers = energy_registers(values)
-        if registers:
-            for quantity in registers:
-                # A P1 total summed from tariff registers was never a value.
-                values.pop(quantity, None)
-            if self._registers(registers, stated, now):
-                values.update(registers)
-        power = values.get(Quantity.ACTIVE_POWER_IMPORT)
-        if isinstance(power, (int, float)):
-            self.live.add_power(now, float(power))
-        else:
-            self.live.advance(now)
-        self.values.update(values)
-        self.updated = values.keys()
-        if self._new_quantity is not None and not self._seen.issuperset(values):
-            new = values.keys() - self._seen
-            self._seen.update(new)
-            self._new_quantity(new)
-        slot = (int(now.timestamp()) // DERIVED_SECONDS, self.live.hour_start)
-        if slot != self._derived_slot:
-            known = self._derived_slot
-            self._derived_slot = slot
-            if known is None or known[1] != slot[1]:
-                self._notify((*values, Derived.SLOT, Derived.HOUR))
-            else:
-                self._notify((*values, Derived.SLOT))
-        else:
-            self._notify(values)
-
     def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
-        readings = telegram.by_quantity()
-        if self._unscaled:
-            return {quantity: reading.value for quantity, reading in readings.items()}
+        """Index the values by quantity, scaled for current transformers."""
         scales = self._scales
         values: dict[Quantity, Any] = {}
-        for quantity, reading in readings.items():
+        for quantity, reading in telegram.by_quantity().items():
             value = reading.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if reading.unit in _POWER_UNITS:

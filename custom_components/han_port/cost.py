@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -88,6 +88,9 @@ from .tariff import (
     prices_ahead,
 )
 from .tariff.clock import floor_interval
+
+if TYPE_CHECKING:
+    from .tariff_sensors import Shown
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10
@@ -294,6 +297,9 @@ class TariffCost:
         self._booked: dict[datetime, Fraction] = {}
         self._unsubscribe: CALLBACK_TYPE | None = None
         self._price_memo: _Interval[PriceBreakdown | None] | None = None
+        # What the tariff sensors showed at the last update, kept with the
+        # meter's cost so they share it (see ``tariff_sensors.figures``).
+        self.shown: Shown | None = None
         self._ahead_memo: _Interval[list[PriceBreakdown]] | None = None
 
     # Lifecycle -------------------------------------------------------------

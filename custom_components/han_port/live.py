@@ -19,6 +19,7 @@ from .registers import HOUR, hour_boundary
 # Power is held for at most this long between samples; after a longer gap the
 # connection was down and nothing is known about the energy in between.
 MAX_HOLD: Final = timedelta(seconds=60)
+_MAX_HOLD_SECONDS: Final = MAX_HOLD.total_seconds()
 
 
 @dataclass(slots=True)
@@ -33,12 +34,28 @@ class LiveHour:
     last_hour_wh: float | None = None
     last_hour_start: datetime | None = None
     last_hour_exact: bool = False
+    # The running hour and the last sample as timestamps, for the common case
+    # of a sample a few seconds after the last one in the same hour.
+    _hour: tuple[float, float] = (0.0, 0.0)
+    _last: float = 0.0
 
     def add_power(self, when: datetime, watts: float) -> None:
         """Add a power sample taken at ``when`` (aware)."""
-        self._integrate_to(when)
+        at = when.timestamp()
+        begin, end = self._hour
+        power = self.power_w
+        if (
+            power is not None
+            and self.last_sample is not None
+            and begin <= self._last <= at < end
+            and at - self._last <= _MAX_HOLD_SECONDS
+        ):
+            self.energy_wh += power * (at - self._last) / 3600.0
+        else:
+            self._integrate_to(when)
         self.power_w = watts
         self.last_sample = when
+        self._last = at
 
     def advance(self, when: datetime) -> None:
         """Move the clock on without a new sample, e.g. to close the hour."""
@@ -60,7 +77,7 @@ class LiveHour:
         if self.hour_start is None or self.power_w is None:
             return None
         self._integrate_to(when)
-        remaining = (self.hour_start + HOUR - when).total_seconds()
+        remaining = self._hour[1] - when.timestamp()
         return self.energy_wh + self.power_w * max(remaining, 0.0) / 3600.0
 
     def _integrate_to(self, when: datetime) -> None:
@@ -71,6 +88,7 @@ class LiveHour:
             boundary = hour_boundary(when, self.zone)
         if self.hour_start is None:
             self.hour_start = boundary
+            self._mirror_hour()
         if self.last_sample is not None and self.power_w is not None:
             begin = self.last_sample
             if when - begin > MAX_HOLD:
@@ -86,6 +104,7 @@ class LiveHour:
                 if stop >= hour_end:
                     self._close_hour(hour_end)
             self.last_sample = when
+            self._last = when.timestamp()
         if boundary > self.hour_start:
             self._close_hour(boundary)
 
@@ -99,4 +118,10 @@ class LiveHour:
                 self.last_hour_wh = self.energy_wh
                 self.last_hour_exact = False
             self.hour_start = next_start
+            self._mirror_hour()
             self.energy_wh = 0.0
+
+    def _mirror_hour(self) -> None:
+        assert self.hour_start is not None
+        begin = self.hour_start.timestamp()
+        self._hour = (begin, begin + 3600.0)

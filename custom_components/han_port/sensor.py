@@ -356,8 +356,11 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
         """Set up the sensor and read the value known now."""
         super().__init__(coordinator, description)
         self._restored: StateType | datetime = None
+        # Plain attributes, read by the properties below: Home Assistant's
+        # ``_attr_`` setters would clear its property caches on every update.
+        self._value: StateType | datetime = None
         self._attributes: dict[str, Any] | None = None
-        self._last_reset: datetime | None = None
+        self._reset: datetime | None = None
         self._was_available = coordinator.available
         self._set_value()
 
@@ -365,11 +368,11 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
     async def async_added_to_hass(self) -> None:
         """Restore hourly values so they are not unknown until the next hour."""
         await super().async_added_to_hass()
-        if self.entity_description.restore and self._attr_native_value is None:
+        if self.entity_description.restore and self._value is None:
             last = await self.async_get_last_sensor_data()
             if last is not None and isinstance(last.native_value, (int, float)):
                 self._restored = last.native_value
-                self._attr_native_value = last.native_value
+                self._value = last.native_value
 
     def _set_value(self) -> bool:
         """Read value, last reset and attributes; return whether any changed."""
@@ -389,15 +392,13 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
             else description.attributes_fn(coordinator)
         )
         if (
-            value == self._attr_native_value
-            and last_reset == self._last_reset
+            value == self._value
+            and last_reset == self._reset
             and attributes == self._attributes
         ):
             return False
-        self._attr_native_value = value
-        self._last_reset = last_reset
-        if description.last_reset_fn is not None:
-            self._attr_last_reset = last_reset
+        self._value = value
+        self._reset = last_reset
         self._attributes = attributes
         return True
 
@@ -406,25 +407,35 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
         """Write the state when the meter sent it, or when a derived value changed.
 
         A value the meter sends is written with each telegram that carries it,
-        so its last report follows the meter. The derived sensors (the running
-        hour, the tariff) are worked out when the coordinator says they are
-        due and written only when what they show changed: most of them change
-        a few times an hour, and each write costs Home Assistant more than
-        working them out.
+        so its last report follows the meter; the coordinator calls its
+        sensor only then and when the availability changes. The derived
+        sensors (the running hour, the tariff) are worked out when the
+        coordinator says they are due and written only when what they show
+        changed: most of them change a few times an hour, and each write
+        costs Home Assistant more than working them out.
         """
-        quantity = self.entity_description.quantity
-        available = self.coordinator.available
-        if (
-            quantity is not None
-            and quantity not in self.coordinator.updated
-            and self._was_available == available
-        ):
+        description = self.entity_description
+        coordinator = self.coordinator
+        if description.quantity is not None:
+            value = description.value_fn(coordinator)
+            self._value = self._restored if value is None else value
+            self.async_write_ha_state()
             return
-        changed = self._set_value()
-        if quantity is None and not changed and self._was_available == available:
+        available = coordinator.available
+        if not self._set_value() and self._was_available == available:
             return
         self._was_available = available
         self.async_write_ha_state()
+
+    @property
+    @override
+    def native_value(self) -> StateType | datetime:
+        return self._value
+
+    @property
+    @override
+    def last_reset(self) -> datetime | None:
+        return self._reset
 
     @property
     @override

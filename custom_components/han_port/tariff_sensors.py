@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from weakref import WeakKeyDictionary
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
@@ -47,8 +47,7 @@ def energy_so_far(coordinator: HanCoordinator, now: datetime) -> float:
     return live.energy_wh / 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Room:
+class Room(NamedTuple):
     """A headroom as the sensors show it (``CapacityTracker.headroom`` in floats)."""
 
     interval_end: datetime
@@ -57,36 +56,64 @@ class Room:
     watts: float
 
 
-def _room(
-    cost: TariffCost, now: datetime, energy_kwh: float, *, to_step: bool
-) -> Room | None:
-    """Spread what the interval may still take over the time it has left.
+class Limit(NamedTuple):
+    """The energy the running interval may reach, for the interval and month state."""
 
-    The threshold is the tracker's exact one, kept until an interval is
-    added; the rest moves with every slot and only feeds a rounded display.
-    """
+    start: datetime
+    end: datetime
+    threshold_kwh: float
+
+
+def _limit(
+    cost: TariffCost, now: datetime, known: Limit | None, *, to_step: bool
+) -> Limit | None:
+    if known is not None and known.start <= now < known.end:
+        return known  # the caller checked that the month state is the same
     found = cost.limit(now, to_step=to_step)
     if found is None:
         return None
-    _start, end, threshold = found
-    limit = float(threshold)
-    hours_left = (end - now).total_seconds() / 3600
+    start, end, threshold = found
+    return Limit(start, end, float(threshold))
+
+
+def _room(limit: Limit | None, now: datetime, energy_kwh: float) -> Room | None:
+    """Spread what the interval may still take over the time it has left."""
+    if limit is None:
+        return None
+    hours_left = (limit.end - now).total_seconds() / 3600
     return Room(
-        end, limit, energy_kwh, max(0.0, limit - energy_kwh) / hours_left * 1000
+        limit.end,
+        limit.threshold_kwh,
+        energy_kwh,
+        max(0.0, limit.threshold_kwh - energy_kwh) / hours_left * 1000,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Figures:
+class Pace(NamedTuple):
+    """What the month-end projection takes from the month's state.
+
+    Fixed part, variable part and the month's start, end and hours: exact
+    until an hour is booked; only the time elapsed moves between.
+    """
+
+    fixed: float
+    variable: float
+    start: datetime
+    end: datetime
+    hours: int
+
+
+class Figures(NamedTuple):
     """The tariff at the last telegram, shared by all tariff sensors of one update.
 
     The price, the running hour's cost and the headroom feed several sensors
     and their attributes; they are worked out once per update instead of
     once for each. What the sensors show is rounded, so the figures that
     move with every update are floats made from the engine's exact ones: the
-    price (kept for its interval), today's finished hours (kept for the day
-    and month state) and the capacity thresholds (kept until an hour is
-    booked). Booked hours, the bill and the cost statistics stay exact.
+    price (kept for its interval), the finished hours of today and the month
+    (kept for the day and month state) and the capacity thresholds (kept for
+    their interval and the month state). Booked hours, the bill and the cost
+    statistics stay exact.
     """
 
     at: datetime | None
@@ -99,29 +126,51 @@ class Figures:
     price_total: float | None
     running: float | None
     today: float | None
+    billed: float | None
+    pace: Pace | None
+    limit: Limit | None
+    step_limit: Limit | None
     headroom: Room | None
     step_headroom: Room | None
 
 
-_FIGURES: Final[WeakKeyDictionary[HanCoordinator, Figures]] = WeakKeyDictionary()
-_PRICE_ATTRIBUTES: Final[
-    WeakKeyDictionary[
-        HanCoordinator, tuple[PriceBreakdown, list[PriceBreakdown], dict[str, Any]]
-    ]
-] = WeakKeyDictionary()
+@dataclass(slots=True)
+class Shown:
+    """What the tariff sensors of one meter showed last, kept with its cost."""
+
+    figures: Figures | None = None
+    price: tuple[PriceBreakdown, list[PriceBreakdown], dict[str, Any]] | None = None
+
+
+def _shown(cost: TariffCost) -> Shown:
+    shown = cost.shown
+    if shown is None:
+        shown = cost.shown = Shown()
+    return shown
+
+
+def _pace_of(state: MonthState) -> Pace | None:
+    bill = state.bill
+    if bill is None:
+        return None
+    month = bill.month
+    return Pace(
+        float(bill.grid_capacity.amount + bill.supply_fee),
+        float(bill.variable),
+        month.start,
+        month.end,
+        month.hours,
+    )
 
 
 def figures(coordinator: HanCoordinator) -> Figures:
     """Return the tariff's figures at the last telegram (now, before the first)."""
     cost = _cost(coordinator)
+    shown = _shown(cost)
     at = coordinator.last_telegram
-    known = _FIGURES.get(coordinator)
-    if (
-        known is not None
-        and at is not None
-        and known.at == at
-        and known.state is cost.state
-    ):
+    known = shown.figures
+    state = cost.state
+    if known is not None and at is not None and known.at == at and known.state is state:
         return known
     now = at or dt_util.utcnow()
     if known is not None and known.day_start <= now < known.day_end:
@@ -136,26 +185,41 @@ def figures(coordinator: HanCoordinator) -> Figures:
         price_total = known.price_total
     else:
         price_total = None if price is None else float(price.total)
-    if known is not None and known.state is cost.state and known.day == day:
+    same_state = known is not None and known.state is state
+    if known is not None and same_state and known.day == day:
         today = known.today
     else:
         finished = cost.today(now)
         today = None if finished is None else float(finished)
+    if known is not None and same_state:
+        billed, pace = known.billed, known.pace
+        limit = _limit(cost, now, known.limit, to_step=False)
+        step_limit = _limit(cost, now, known.step_limit, to_step=True)
+    else:
+        bill = state.bill
+        billed = None if bill is None else float(bill.total)
+        pace = _pace_of(state)
+        limit = _limit(cost, now, None, to_step=False)
+        step_limit = _limit(cost, now, None, to_step=True)
     found = Figures(
-        at=at,
-        now=now,
-        state=cost.state,
-        day=day,
-        day_start=day_start,
-        day_end=day_end,
-        price=price,
-        price_total=price_total,
-        running=None if price_total is None else price_total * energy,
-        today=today,
-        headroom=_room(cost, now, energy, to_step=False),
-        step_headroom=_room(cost, now, energy, to_step=True),
+        at,
+        now,
+        state,
+        day,
+        day_start,
+        day_end,
+        price,
+        price_total,
+        None if price_total is None else price_total * energy,
+        today,
+        billed,
+        pace,
+        limit,
+        step_limit,
+        _room(limit, now, energy),
+        _room(step_limit, now, energy),
     )
-    _FIGURES[coordinator] = found
+    shown.figures = found
     return found
 
 
@@ -193,9 +257,11 @@ def _price_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     price = found.price
     if price is None:
         return None
-    ahead = _cost(coordinator).prices_ahead(found.now)
+    cost = _cost(coordinator)
+    ahead = cost.prices_ahead(found.now)
     # Both hold for the settlement interval: so do the attributes made of them.
-    known = _PRICE_ATTRIBUTES.get(coordinator)
+    shown = _shown(cost)
+    known = shown.price
     if known is not None and known[0] is price and known[1] is ahead:
         return known[2]
     attributes = {
@@ -216,7 +282,7 @@ def _price_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
             for coming in ahead
         ],
     }
-    _PRICE_ATTRIBUTES[coordinator] = (price, ahead, attributes)
+    shown.price = (price, ahead, attributes)
     return attributes
 
 
@@ -231,18 +297,11 @@ def _cost_today(coordinator: HanCoordinator) -> float | None:
     return _money(found.today + found.running)
 
 
-@_per_month
-def _billed(coordinator: HanCoordinator) -> float | None:
-    bill = _cost(coordinator).state.bill
-    return None if bill is None else float(bill.total)
-
-
 def _cost_this_month(coordinator: HanCoordinator) -> float | None:
-    billed = _billed(coordinator)
-    running = figures(coordinator).running
-    if billed is None or running is None:
+    found = figures(coordinator)
+    if found.billed is None or found.running is None:
         return None
-    return _money(billed + running)
+    return _money(found.billed + found.running)
 
 
 @_per_month
@@ -257,35 +316,14 @@ def _last_month_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None
     return None if last is None else {"month": last[0]}
 
 
-@_per_month
-def _pace(
-    coordinator: HanCoordinator,
-) -> tuple[float, float, datetime, datetime, int] | None:
-    """Return what the month-end projection takes from the month's state.
-
-    Fixed part, variable part, the month's start, end and hours: exact until
-    an hour is booked; only the time elapsed moves between.
-    """
-    bill = _cost(coordinator).state.bill
-    if bill is None:
-        return None
-    month = bill.month
-    return (
-        float(bill.grid_capacity.amount + bill.supply_fee),
-        float(bill.variable),
-        month.start,
-        month.end,
-        month.hours,
-    )
-
-
 def _projection(coordinator: HanCoordinator) -> float | None:
     """Show ``project_month`` for the last update, in floats."""
-    pace = _pace(coordinator)
+    found = figures(coordinator)
+    pace = found.pace
     if pace is None:
         return None
     fixed, variable, start, end, hours = pace
-    now = figures(coordinator).now
+    now = found.now
     elapsed = (min(max(now, start), end) - start).total_seconds() / 3600
     return _money(fixed if elapsed == 0 else fixed + variable * hours / elapsed)
 
@@ -408,7 +446,9 @@ TARIFF_SENSORS: Final[tuple[HanSensorEntityDescription, ...]] = (
         _cost_this_hour,
         lambda coordinator: coordinator.live.hour_start,
     ),
-    _running_cost("cost_today", _cost_today, lambda _: dt_util.start_of_local_day()),
+    _running_cost(
+        "cost_today", _cost_today, lambda coordinator: figures(coordinator).day_start
+    ),
     _running_cost(
         "cost_this_month",
         _cost_this_month,
