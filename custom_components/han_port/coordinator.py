@@ -79,6 +79,7 @@ SAVE_DELAY: Final = 10
 # comes 0-10 s after the hour, P1 meters push every 1-10 s.
 SNAPSHOT_WINDOW: Final = timedelta(minutes=5)
 CLEAR_REJECTION_AFTER: Final = 24  # accepted hourly readings
+MAX_IDENTITIES: Final = 8  # a meter has one per list
 
 MANUFACTURERS: Final = {
     "aidon": "Aidon",
@@ -202,7 +203,8 @@ class HanCoordinator:
         self._accepted_since_rejection = 0
         self._window = (0, 0, 0)
         self._decryption_errors = 0
-        self._identity: tuple[str | None, str | None, str | None] | None = None
+        # What the telegrams said of the meter (vendor, model, list version).
+        self._identities: set[tuple[str | None, str | None, str | None]] = set()
         self._device_id: str | None = None
         self._store = saved_state(hass, entry.entry_id)
         self.cost: TariffCost | None = None
@@ -390,8 +392,10 @@ class HanCoordinator:
             else:
                 values = self._scaled(telegram)
             identity = (telegram.vendor, telegram.model, telegram.list_version)
-            if identity != self._identity:
-                self._identity = identity
+            if identity not in self._identities:  # one per list, as a rule
+                if len(self._identities) >= MAX_IDENTITIES:
+                    self._identities.clear()
+                self._identities.add(identity)
                 self._identify(telegram)
             stated = telegram.meter_time or telegram.push_time
             if stated is not None:

@@ -58,6 +58,8 @@ class HanSensorEntityDescription(SensorEntityDescription):
 
     value_fn: Callable[[HanCoordinator], StateType | datetime]
     quantity: Quantity | None = None
+    # A number the meter sends, shown times ``factor`` (``value_fn`` reads it so too).
+    factor: float | None = None
     # Derived from the month's state or the last hour: worked out hourly.
     hourly: bool = False
     restore: bool = False

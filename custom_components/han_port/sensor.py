@@ -39,14 +39,18 @@ PARALLEL_UPDATES = 0
 PERCENT: Final = "%"
 
 
+def _shown(value: object, factor: float) -> StateType:
+    """Return a number the meter sent as its sensor shows it (else ``None``)."""
+    if isinstance(value, (int, float)):
+        return value if factor == 1.0 else round(value * factor, 6)
+    return None
+
+
 def _reading(
     quantity: Quantity, factor: float = 1.0
 ) -> Callable[[HanCoordinator], StateType]:
     def value(coordinator: HanCoordinator) -> StateType:
-        found = coordinator.values.get(quantity)
-        if isinstance(found, (int, float)):
-            return round(found * factor, 6) if factor != 1.0 else found
-        return None
+        return _shown(coordinator.values.get(quantity), factor)
 
     return value
 
@@ -69,6 +73,7 @@ def _measured(
         native_unit_of_measurement=unit,
         suggested_display_precision=precision,
         entity_registry_enabled_default=enabled,
+        factor=factor,
         value_fn=_reading(quantity, factor),
     )
 
@@ -90,6 +95,7 @@ def _register(
         suggested_display_precision=3,
         entity_registry_enabled_default=enabled,
         restore=True,
+        factor=0.001,
         value_fn=_reading(quantity, 0.001),
     )
 
@@ -417,7 +423,15 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
         description = self.entity_description
         coordinator = self.coordinator
         if description.quantity is not None:
-            value = description.value_fn(coordinator)
+            factor = description.factor
+            if factor is None:
+                value = description.value_fn(coordinator)
+            else:  # as value_fn reads it, without a call for each value
+                value = coordinator.values.get(description.quantity)
+                if not isinstance(value, (int, float)):
+                    value = None
+                elif factor != 1.0:
+                    value = round(value * factor, 6)
             self._value = self._restored if value is None else value
             self.async_write_ha_state()
             return

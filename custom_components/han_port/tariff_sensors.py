@@ -65,7 +65,7 @@ class Limit(NamedTuple):
 
 
 def _limit(
-    cost: TariffCost, now: datetime, known: Limit | None, *, to_step: bool
+    cost: TariffCost, now: datetime, known: Limit | None, to_step: bool
 ) -> Limit | None:
     if known is not None and known.start <= now < known.end:
         return known  # the caller checked that the month state is the same
@@ -193,14 +193,14 @@ def figures(coordinator: HanCoordinator) -> Figures:
         today = None if finished is None else float(finished)
     if known is not None and same_state:
         billed, pace = known.billed, known.pace
-        limit = _limit(cost, now, known.limit, to_step=False)
-        step_limit = _limit(cost, now, known.step_limit, to_step=True)
+        limit = _limit(cost, now, known.limit, False)
+        step_limit = _limit(cost, now, known.step_limit, True)
     else:
         bill = state.bill
         billed = None if bill is None else float(bill.total)
         pace = _pace_of(state)
-        limit = _limit(cost, now, None, to_step=False)
-        step_limit = _limit(cost, now, None, to_step=True)
+        limit = _limit(cost, now, None, False)
+        step_limit = _limit(cost, now, None, True)
     found = Figures(
         at,
         now,

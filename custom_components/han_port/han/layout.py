@@ -202,7 +202,6 @@ class LayoutCache:
         apdu: bytes,
         frame_format: FrameFormat,
         vendor_hint: str | None,
-        *,
         encrypted: bool = False,
     ) -> Telegram:
         """Decode a plaintext data-notification, reusing a known layout when it fits."""
@@ -220,9 +219,7 @@ class LayoutCache:
                     if push_field is not None
                     else None
                 )
-                return layout.plan.apply(
-                    fields, frame_format, push, encrypted=encrypted
-                )
+                return layout.plan.apply(fields, frame_format, push, encrypted)
         try:
             found = scan(apdu)
         except ApduError, IndexError:

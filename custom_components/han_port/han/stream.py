@@ -377,7 +377,7 @@ class StreamDecoder:
                 hint = vendor_from_text(system_title[:3].decode("latin-1"))
             try:
                 telegram = self._layouts.decode(
-                    plaintext, frame_format, hint, encrypted=encrypted
+                    plaintext, frame_format, hint, encrypted
                 )
             except ApduError as err:
                 if encrypted:
