@@ -48,7 +48,7 @@ from .const import (
 )
 from .cost import TariffCost, build_installation
 from .han.apdu import Keys
-from .han.model import ENERGY_QUANTITIES, Quantity, Telegram
+from .han.model import REGISTER_LIST, Quantity, Telegram
 from .han.stream import StreamDecoder
 from .live import LiveHour
 from .registers import (
@@ -79,7 +79,6 @@ SAVE_DELAY: Final = 10
 # comes 0-10 s after the hour, P1 meters push every 1-10 s.
 SNAPSHOT_WINDOW: Final = timedelta(minutes=5)
 CLEAR_REJECTION_AFTER: Final = 24  # accepted hourly readings
-MAX_IDENTITIES: Final = 8  # a meter has one per list
 
 MANUFACTURERS: Final = {
     "aidon": "Aidon",
@@ -203,8 +202,6 @@ class HanCoordinator:
         self._accepted_since_rejection = 0
         self._window = (0, 0, 0)
         self._decryption_errors = 0
-        # What the telegrams said of the meter (vendor, model, list version).
-        self._identities: set[tuple[str | None, str | None, str | None]] = set()
         self._device_id: str | None = None
         self._store = saved_state(hass, entry.entry_id)
         self.cost: TariffCost | None = None
@@ -391,18 +388,24 @@ class HanCoordinator:
                         values[quantity] = reading.value
             else:
                 values = self._scaled(telegram)
-            identity = (telegram.vendor, telegram.model, telegram.list_version)
-            if identity not in self._identities:  # one per list, as a rule
-                if len(self._identities) >= MAX_IDENTITIES:
-                    self._identities.clear()
-                self._identities.add(identity)
+            # What the telegram says of the meter is nearly always the text it
+            # said before, the same object: compared by identity, the texts
+            # need not even be read (see _identify).
+            if (
+                (telegram.vendor is not self.vendor and telegram.vendor is not None)
+                or (telegram.model is not self.model and telegram.model is not None)
+                or (
+                    telegram.list_version is not self.list_version
+                    and telegram.list_version is not None
+                )
+            ):
                 self._identify(telegram)
             stated = telegram.meter_time or telegram.push_time
             if stated is not None:
                 self.meter_clock = resolve_meter_clock(stated, now, self.zone)
                 values[Quantity.METER_CLOCK] = self.meter_clock
             # Lists 1 and 2 carry no register, and they come every few seconds.
-            if not ENERGY_QUANTITIES.isdisjoint(values) and (
+            if telegram.list_type == REGISTER_LIST and (
                 registers := energy_registers(values)
             ):
                 for quantity in registers:
@@ -455,11 +458,15 @@ class HanCoordinator:
     def _identify(self, telegram: Telegram) -> None:
         changed = False
         if telegram.vendor and telegram.vendor != self.vendor:
-            self.vendor, changed = telegram.vendor, True
+            changed = True
         if telegram.model and telegram.model != self.model:
-            self.model, changed = telegram.model, True
+            changed = True
         if telegram.list_version and telegram.list_version != self.list_version:
-            self.list_version, changed = telegram.list_version, True
+            changed = True
+        # Keep the telegram's own texts, equal or new: the next ones are the same.
+        self.vendor = telegram.vendor or self.vendor
+        self.model = telegram.model or self.model
+        self.list_version = telegram.list_version or self.list_version
         if changed and self._device_id is not None:
             dr.async_get(self.hass).async_update_device(
                 self._device_id,

@@ -36,21 +36,22 @@ class LiveHour:
     last_hour_exact: bool = False
     # The running hour and the last sample as timestamps, for the common case
     # of a sample a few seconds after the last one in the same hour.
-    _hour: tuple[float, float] = (0.0, 0.0)
+    _begin: float = 0.0
+    _end: float = 0.0
     _last: float = 0.0
 
     def add_power(self, when: datetime, watts: float) -> None:
         """Add a power sample taken at ``when`` (aware)."""
         at = when.timestamp()
-        begin, end = self._hour
+        last = self._last
         power = self.power_w
         if (
             power is not None
             and self.last_sample is not None
-            and begin <= self._last <= at < end
-            and at - self._last <= _MAX_HOLD_SECONDS
+            and self._begin <= last <= at < self._end
+            and at - last <= _MAX_HOLD_SECONDS
         ):
-            self.energy_wh += power * (at - self._last) / 3600.0
+            self.energy_wh += power * (at - last) / 3600.0
         else:
             self._integrate_to(when)
         self.power_w = watts
@@ -77,7 +78,7 @@ class LiveHour:
         if self.hour_start is None or self.power_w is None:
             return None
         self._integrate_to(when)
-        remaining = self._hour[1] - when.timestamp()
+        remaining = self._end - when.timestamp()
         return self.energy_wh + self.power_w * max(remaining, 0.0) / 3600.0
 
     def _integrate_to(self, when: datetime) -> None:
@@ -123,5 +124,5 @@ class LiveHour:
 
     def _mirror_hour(self) -> None:
         assert self.hour_start is not None
-        begin = self.hour_start.timestamp()
-        self._hour = (begin, begin + 3600.0)
+        self._begin = self.hour_start.timestamp()
+        self._end = self._begin + 3600.0
