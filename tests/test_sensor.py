@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 import logging
 import termios
 import time
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
@@ -83,7 +84,7 @@ from custom_components.han_port.han.encoder import (
 from custom_components.han_port.han.model import Quantity
 from custom_components.han_port.han.simulator import MeterSimulator, SimulatedFrame
 from custom_components.han_port.han.stream import StreamDecoder
-from custom_components.han_port.sensor import FIXED_SENSORS
+from custom_components.han_port.sensor import FIXED_SENSORS, QUANTITY_SENSORS, HanSensor
 
 from .meter import PtyMeter, next_slot, wait_for
 
@@ -1086,3 +1087,29 @@ async def test_unchanged_derived_sensors_are_not_written_again(
     # Going unavailable is written even though the value stayed.
     rig.coordinator._status(False, "test")
     assert rig.state("energy_last_hour").state == STATE_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    "value", [230.25, 1234, 0.987654321, 0, -15.5, "text", None, dt_util.utcnow()]
+)
+def test_meter_value_written_as_value_fn_reads_it(value: object) -> None:
+    """A sensor of the meter's values shows, after an update, what value_fn reads.
+
+    The update reads the value without calling value_fn (one call less per
+    value and push); both must agree for every factor, number or not.
+    """
+    for description in QUANTITY_SENSORS:
+        assert description.quantity is not None
+        coordinator = SimpleNamespace(
+            meter_id="7359992890941742",
+            device_info={},
+            available=True,
+            values={description.quantity: value},
+            meter_clock=value,
+        )
+        entity = HanSensor(cast(HanCoordinator, coordinator), description)
+        with patch.object(entity, "async_write_ha_state") as write:
+            entity._handle_update()
+        write.assert_called_once_with()
+        expected = description.value_fn(cast(HanCoordinator, coordinator))
+        assert entity.native_value == expected, description.key
