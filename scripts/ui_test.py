@@ -384,10 +384,19 @@ def step_add_integration(ui: Ui, port: str, found: Found) -> None:
     ui.shot("config-flow-port.png")
     dialog.get_by_role("button", name="Submit").click()
     _wait_past_progress(ui, dialog, "Meter found")
-    text = ui.deep_text("dialog-data-entry-flow")
-    match = re.search(r"Meter number:\s*(\S+)", text)
-    if match is None:
-        raise UiTestError(f"the found step names no meter number: {text!r}")
+    # The title shows before the description: the frontend renders its
+    # markdown a moment later, longer on a busy machine.
+    text = ""
+
+    def meter_number() -> re.Match[str] | None:
+        nonlocal text
+        text = ui.deep_text("dialog-data-entry-flow")
+        return re.search(r"Meter number:\s*(\S+)", text)
+
+    try:
+        match = _until("no meter number", meter_number, SHORT / 1000, 0.2)
+    except UiTestError as err:
+        raise UiTestError(f"the found step names no meter number: {text!r}") from err
     found.meter_id = re.sub(r"[^a-z0-9]+", "_", match.group(1).lower()).strip("_")
     ui.shot("config-flow-found.png")
     dialog.get_by_role("button", name="Submit").click()
