@@ -48,7 +48,7 @@ from .const import (
 )
 from .cost import TariffCost, build_installation
 from .han.apdu import Keys
-from .han.model import REGISTER_LIST, Quantity, Telegram
+from .han.model import Quantity, Telegram
 from .han.stream import StreamDecoder
 from .live import LiveHour
 from .registers import (
@@ -374,20 +374,12 @@ class HanCoordinator:
 
     @callback
     def _telegram(self, telegram: Telegram) -> None:
-        """Take in one telegram; it runs for every push, so it stays in one piece."""
+        """Take in one telegram; it runs for every push."""
         self._in_telegram = True
         try:
             now = dt_util.utcnow()
             self.last_telegram = now
-            if self._unscaled:
-                values: dict[Quantity, Any] = {}
-                for reading in telegram.readings.values():
-                    # The first reading of a quantity wins, as in by_quantity.
-                    quantity = reading.quantity
-                    if quantity is not None and quantity not in values:
-                        values[quantity] = reading.value
-            else:
-                values = self._scaled(telegram)
+            values = self._scaled(telegram)
             # What the telegram says of the meter is nearly always the text it
             # said before, the same object: compared by identity, the texts
             # need not even be read (see _identify).
@@ -404,10 +396,7 @@ class HanCoordinator:
             if stated is not None:
                 self.meter_clock = resolve_meter_clock(stated, now, self.zone)
                 values[Quantity.METER_CLOCK] = self.meter_clock
-            # Lists 1 and 2 carry no register, and they come every few seconds.
-            if telegram.list_type == REGISTER_LIST and (
-                registers := energy_registers(values)
-            ):
+            if registers := energy_registers(values):
                 for quantity in registers:
                     # A P1 total summed from tariff registers was never a value.
                     values.pop(quantity, None)
@@ -424,26 +413,27 @@ class HanCoordinator:
                 new = values.keys() - self._seen
                 self._seen.update(new)
                 self._new_quantity(new)
-            listeners = self._listeners
-            for key in values:
-                for update in listeners.get(key, ()):
-                    update()
             slot = (int(now.timestamp()) // DERIVED_SECONDS, self.live.hour_start)
             if slot != self._derived_slot:
                 known = self._derived_slot
                 self._derived_slot = slot
                 if known is None or known[1] != slot[1]:
-                    self._notify((Derived.SLOT, Derived.HOUR))
+                    self._notify((*values, Derived.SLOT, Derived.HOUR))
                 else:
-                    self._notify((Derived.SLOT,))
+                    self._notify((*values, Derived.SLOT))
+            else:
+                self._notify(values)
         finally:
             self._in_telegram = False
 
     def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
         """Index the values by quantity, scaled for current transformers."""
+        readings = telegram.by_quantity()
+        if self._unscaled:
+            return {quantity: reading.value for quantity, reading in readings.items()}
         scales = self._scales
         values: dict[Quantity, Any] = {}
-        for quantity, reading in telegram.by_quantity().items():
+        for quantity, reading in readings.items():
             value = reading.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if reading.unit in _POWER_UNITS:

@@ -426,12 +426,8 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
             factor = description.factor
             if factor is None:
                 value = description.value_fn(coordinator)
-            else:  # as value_fn reads it, without a call for each value
-                value = coordinator.values.get(description.quantity)
-                if not isinstance(value, (int, float)):
-                    value = None
-                elif factor != 1.0:
-                    value = round(value * factor, 6)
+            else:  # as value_fn reads it, one call less for each value
+                value = _shown(coordinator.values.get(description.quantity), factor)
             self._value = self._restored if value is None else value
             self.async_write_ha_state()
             return

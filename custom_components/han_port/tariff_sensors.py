@@ -56,36 +56,23 @@ class Room(NamedTuple):
     watts: float
 
 
-class Limit(NamedTuple):
-    """The energy the running interval may reach, for the interval and month state."""
+def _room(
+    limit: tuple[datetime, datetime, Fraction] | None, now: datetime, energy_kwh: float
+) -> Room | None:
+    """Spread what the interval may still take over the time it has left.
 
-    start: datetime
-    end: datetime
-    threshold_kwh: float
-
-
-def _limit(
-    cost: TariffCost, now: datetime, known: Limit | None, to_step: bool
-) -> Limit | None:
-    if known is not None and known.start <= now < known.end:
-        return known  # the caller checked that the month state is the same
-    found = cost.limit(now, to_step=to_step)
-    if found is None:
-        return None
-    start, end, threshold = found
-    return Limit(start, end, float(threshold))
-
-
-def _room(limit: Limit | None, now: datetime, energy_kwh: float) -> Room | None:
-    """Spread what the interval may still take over the time it has left."""
+    ``limit`` is ``TariffCost.limit``: the tracker keeps it for the interval.
+    """
     if limit is None:
         return None
-    hours_left = (limit.end - now).total_seconds() / 3600
+    _start, end, exact = limit
+    threshold = float(exact)
+    hours_left = (end - now).total_seconds() / 3600
     return Room(
-        limit.end,
-        limit.threshold_kwh,
+        end,
+        threshold,
         energy_kwh,
-        max(0.0, limit.threshold_kwh - energy_kwh) / hours_left * 1000,
+        max(0.0, threshold - energy_kwh) / hours_left * 1000,
     )
 
 
@@ -111,8 +98,8 @@ class Figures(NamedTuple):
     once for each. What the sensors show is rounded, so the figures that
     move with every update are floats made from the engine's exact ones: the
     price (kept for its interval), the finished hours of today and the month
-    (kept for the day and month state) and the capacity thresholds (kept for
-    their interval and the month state). Booked hours, the bill and the cost
+    (kept for the day and month state) and the capacity thresholds (kept by
+    the tracker for their interval). Booked hours, the bill and the cost
     statistics stay exact.
     """
 
@@ -128,8 +115,6 @@ class Figures(NamedTuple):
     today: float | None
     billed: float | None
     pace: Pace | None
-    limit: Limit | None
-    step_limit: Limit | None
     headroom: Room | None
     step_headroom: Room | None
 
@@ -193,14 +178,10 @@ def figures(coordinator: HanCoordinator) -> Figures:
         today = None if finished is None else float(finished)
     if known is not None and same_state:
         billed, pace = known.billed, known.pace
-        limit = _limit(cost, now, known.limit, False)
-        step_limit = _limit(cost, now, known.step_limit, True)
     else:
         bill = state.bill
         billed = None if bill is None else float(bill.total)
         pace = _pace_of(state)
-        limit = _limit(cost, now, None, False)
-        step_limit = _limit(cost, now, None, True)
     found = Figures(
         at,
         now,
@@ -214,10 +195,8 @@ def figures(coordinator: HanCoordinator) -> Figures:
         today,
         billed,
         pace,
-        limit,
-        step_limit,
-        _room(limit, now, energy),
-        _room(step_limit, now, energy),
+        _room(cost.limit(now, to_step=False), now, energy),
+        _room(cost.limit(now, to_step=True), now, energy),
     )
     shown.figures = found
     return found

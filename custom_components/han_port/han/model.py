@@ -247,9 +247,6 @@ class Telegram:
         }
 
 
-REGISTER_LIST = 3  # the list type of a telegram with energy registers
-
-
 def classify_list(readings: dict[str, Reading] | Iterable[Quantity | None]) -> int:
     """Classify a Nordic list by content (see ``Telegram.list_type``)."""
     has_phase = False
@@ -260,7 +257,7 @@ def classify_list(readings: dict[str, Reading] | Iterable[Quantity | None]) -> i
     )
     for quantity in quantities:
         if quantity in ENERGY_QUANTITIES:
-            return REGISTER_LIST
+            return 3
         if quantity is not None and quantity.startswith(("voltage_", "current_")):
             has_phase = True
     return 2 if has_phase else 1

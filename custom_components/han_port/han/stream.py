@@ -15,15 +15,7 @@ from dataclasses import dataclass
 import re
 
 from . import hdlc, mbus
-from .apdu import (
-    BLOCK_TRANSFER,
-    DATA_NOTIFICATION,
-    LLC_PREFIXES,
-    BlockAssembler,
-    Keys,
-    strip_llc,
-    unwrap,
-)
+from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, strip_llc, unwrap
 from .crc import crc16_x25
 from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
 from .layout import LayoutCache
@@ -35,7 +27,6 @@ MAX_P1_LENGTH = 8192
 MAX_APDU_LENGTH = 64 * 1024
 MAX_HEADERS = 16  # HDLC headers kept; a meter uses one per list
 
-_NOTIFICATION = bytes((DATA_NOTIFICATION,))
 _BLOCK = bytes((BLOCK_TRANSFER,))
 _CANDIDATE = re.compile(rb"[\x7e\x68/]")
 _STARTS = frozenset(b"\x7e\x68/")
@@ -202,13 +193,11 @@ class StreamDecoder:
             self.stats.frames += 1
             if self._keep:
                 self.recent_frames.append(bytes(buffer[start : end + 1]))
-            segmented = bool(buffer[start + 1] & hdlc.SEGMENTED)
-            if segmented or self._hdlc_segments:
-                self._hdlc_payload(
-                    segmented, bytes(buffer[start + info : end - 2]), out
-                )
-            elif end - 2 > start + info:  # a whole APDU in one frame, as a rule
-                self._apdu(bytes(buffer[start + info : end - 2]), FrameFormat.HDLC, out)
+            self._hdlc_payload(
+                bool(buffer[start + 1] & hdlc.SEGMENTED),
+                bytes(buffer[start + info : end - 2]),
+                out,
+            )
             return total - 1  # leave the closing flag: it may open the next frame
         try:
             hdlc.parse_hdlc(bytes(buffer[start : start + total]))
@@ -360,18 +349,14 @@ class StreamDecoder:
     def _apdu(
         self, data: bytes, frame_format: FrameFormat, out: list[Telegram]
     ) -> None:
-        if data[:3] in LLC_PREFIXES:
-            data = data[3:]
+        data = strip_llc(data)
         try:
-            if data[:1] == _NOTIFICATION:  # plain, as Nordic meters send it
-                plaintext, system_title, encrypted = data, None, False
-            else:
-                if data[:1] == _BLOCK:
-                    whole = self._blocks.feed(data)
-                    if whole is None:
-                        return
-                    data = strip_llc(whole)
-                plaintext, system_title, encrypted = unwrap(data, self.keys)
+            if data[:1] == _BLOCK:
+                whole = self._blocks.feed(data)
+                if whole is None:
+                    return
+                data = strip_llc(whole)
+            plaintext, system_title, encrypted = unwrap(data, self.keys)
             hint = self.vendor
             if hint is None and system_title:
                 hint = vendor_from_text(system_title[:3].decode("latin-1"))
@@ -392,10 +377,7 @@ class StreamDecoder:
         except ApduError as err:
             self._error(err)
             return
-        if telegram.vendor and self.vendor is None:
-            self.vendor = telegram.vendor
-        self.stats.telegrams += 1
-        out.append(telegram)
+        self._emit(telegram, out)
 
     def _emit(self, telegram: Telegram, out: list[Telegram]) -> None:
         if telegram.vendor and self.vendor is None:
