@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Set as AbstractSet
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -66,8 +66,11 @@ from .tariff import TariffError
 type HanConfigEntry = ConfigEntry[HanCoordinator]
 
 
-class Derived(Enum):
-    """When a value worked out from the telegrams is worked out again."""
+class Derived(StrEnum):
+    """When a value worked out from the telegrams is worked out again.
+
+    A ``StrEnum`` hashes in C: the listeners are looked up by it with every push.
+    """
 
     SLOT = "slot"  # once per DERIVED_SECONDS of meter time
     HOUR = "hour"  # at a new hour, a booked hour or new prices

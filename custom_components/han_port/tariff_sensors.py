@@ -149,14 +149,32 @@ def _pace_of(state: MonthState) -> Pace | None:
 
 
 def figures(coordinator: HanCoordinator) -> Figures:
-    """Return the tariff's figures at the last telegram (now, before the first)."""
+    """Return the tariff's figures at the last telegram (now, before the first).
+
+    All tariff sensors of an update ask for them, so the figures already
+    worked out for this telegram are found without a further call.
+    """
+    cost = coordinator.cost
+    at = coordinator.last_telegram
+    known = None
+    if cost is not None and (shown := cost.shown) is not None:
+        known = shown.figures
+        if (
+            known is not None
+            and at is not None
+            and known.at == at
+            and known.state is cost.state
+        ):
+            return known
+    return _work_out(coordinator, known, at)
+
+
+def _work_out(
+    coordinator: HanCoordinator, known: Figures | None, at: datetime | None
+) -> Figures:
     cost = _cost(coordinator)
     shown = _shown(cost)
-    at = coordinator.last_telegram
-    known = shown.figures
     state = cost.state
-    if known is not None and at is not None and known.at == at and known.state is state:
-        return known
     now = at or dt_util.utcnow()
     if known is not None and known.day_start <= now < known.day_end:
         day, day_start, day_end = known.day, known.day_start, known.day_end

@@ -10,6 +10,7 @@ import pytest
 from custom_components.han_port.han import encoder
 from custom_components.han_port.han.apdu import Keys
 from custom_components.han_port.han.errors import FrameError, MissingKeyError
+from custom_components.han_port.han.layout import LayoutCache
 from custom_components.han_port.han.model import Quantity, Telegram
 from custom_components.han_port.han.simulator import MeterSimulator
 from custom_components.han_port.han.stream import StreamDecoder, decode_frame
@@ -89,6 +90,48 @@ def test_known_header_still_checks_the_frame() -> None:
     assert decoder.feed(bytes(bad_header) + AIDON_LIST1 + b"\x7e")[0].list_type == 1
     assert decoder.stats.checksum_errors == 2
     assert decoder.stats.telegrams == 4
+
+
+@pytest.mark.parametrize("vendor", ["aidon", "kaifa", "kamstrup"])
+def test_known_lists_decode_in_place_as_afresh(vendor: str) -> None:
+    """Pushes of a list seen before, read in the buffer, equal a first decode."""
+    simulator = MeterSimulator(vendor, start=START, seed=3)
+    frames = [
+        frame.data for frame in simulator.frames_until(START + timedelta(hours=2))
+    ]
+    decoder = StreamDecoder()
+    in_place = [t for frame in frames for t in decoder.feed(frame)]
+    scanning = StreamDecoder()
+    afresh: list[Telegram] = []
+    for frame in frames:
+        scanning._layouts = LayoutCache()  # noqa: SLF001 - no layout to reuse
+        afresh += scanning.feed(frame)
+    assert in_place == afresh
+    assert len(in_place) == len(frames)
+    assert decoder._layouts.hits >= 0.99 * len(frames)  # noqa: SLF001
+
+
+def test_known_header_with_another_list_decodes_afresh() -> None:
+    """A frame of a known header whose data has another shape takes the full path."""
+
+    def frame(value: encoder.Encodable) -> bytes:
+        apdu = encoder.data_notification(
+            [(b"\x01\x00\x01\x07\x00\xff", value, (encoder.I8(0), encoder.Enum(27)))],
+            invoke_id=0x40000000,
+        )
+        return encoder.hdlc_frames(encoder.with_llc(apdu))[0]
+
+    first, other = frame(encoder.U32(1500)), frame(encoder.I32(-1500))
+    assert len(first) == len(other)
+    assert first[:9] == other[:9]  # the same header, byte for byte
+    decoder = StreamDecoder()
+    telegrams = decoder.feed(first + other + first + b"\x7e")
+    assert [t.get(Quantity.ACTIVE_POWER_IMPORT) for t in telegrams] == [
+        1500,
+        -1500,
+        1500,
+    ]
+    assert decoder.stats.telegrams == 3
 
 
 def test_segmented_hdlc_and_block_transfer() -> None:

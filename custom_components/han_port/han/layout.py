@@ -205,21 +205,11 @@ class LayoutCache:
         encrypted: bool = False,
     ) -> Telegram:
         """Decode a plaintext data-notification, reusing a known layout when it fits."""
-        for layout in self._layouts.get(len(apdu), ()):
-            fields = layout.codec.unpack(apdu)
-            if (
-                layout.skeleton(fields) == layout.expected
-                and layout.pinned(fields) == layout.pinned_values
-                and layout.vendor_hint == vendor_hint
-            ):
-                self.hits += 1
-                push_field = layout.push_field
-                push = (
-                    parse_datetime(fields[push_field])
-                    if push_field is not None
-                    else None
-                )
-                return layout.plan.apply(fields, frame_format, push, encrypted)
+        known = self.decode_known(
+            apdu, 0, len(apdu), frame_format, vendor_hint, encrypted
+        )
+        if known is not None:
+            return known
         try:
             found = scan(apdu)
         except ApduError, IndexError:
@@ -250,6 +240,37 @@ class LayoutCache:
                 ),
             )
         return telegram
+
+    def decode_known(
+        self,
+        data: bytes | bytearray,
+        offset: int,
+        size: int,
+        frame_format: FrameFormat,
+        vendor_hint: str | None,
+        encrypted: bool = False,
+    ) -> Telegram | None:
+        """Decode the ``size`` bytes at ``offset`` with a known layout, else ``None``.
+
+        Read in place, so a frame in the receive buffer needs no copy. The
+        data-notification tag is the caller's to check: the codec skips it.
+        """
+        for layout in self._layouts.get(size, ()):
+            fields = layout.codec.unpack_from(data, offset)
+            if (
+                layout.skeleton(fields) == layout.expected
+                and layout.pinned(fields) == layout.pinned_values
+                and layout.vendor_hint == vendor_hint
+            ):
+                self.hits += 1
+                push_field = layout.push_field
+                push = (
+                    parse_datetime(fields[push_field])
+                    if push_field is not None
+                    else None
+                )
+                return layout.plan.apply(fields, frame_format, push, encrypted)
+        return None
 
     @staticmethod
     def _general(

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import re
 
 from . import hdlc, mbus
-from .apdu import BLOCK_TRANSFER, BlockAssembler, Keys, strip_llc, unwrap
+from .apdu import (
+    BLOCK_TRANSFER,
+    DATA_NOTIFICATION,
+    LLC_PREFIXES,
+    BlockAssembler,
+    Keys,
+    strip_llc,
+    unwrap,
+)
 from .crc import crc16_x25
 from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
 from .layout import LayoutCache
@@ -193,11 +201,21 @@ class StreamDecoder:
             self.stats.frames += 1
             if self._keep:
                 self.recent_frames.append(bytes(buffer[start : end + 1]))
-            self._hdlc_payload(
-                bool(buffer[start + 1] & hdlc.SEGMENTED),
-                bytes(buffer[start + info : end - 2]),
-                out,
-            )
+            segmented = bool(buffer[start + 1] & hdlc.SEGMENTED)
+            apdu = start + info + 3
+            if not (
+                # A push of a list seen before: read in place, without copies.
+                known is not None
+                and not segmented
+                and not self._hdlc_segments
+                and buffer.startswith(LLC_PREFIXES, start + info)
+                and apdu < end - 2
+                and buffer[apdu] == DATA_NOTIFICATION
+                and self._in_place(buffer, apdu, end - 2 - apdu, out)
+            ):
+                self._hdlc_payload(
+                    segmented, bytes(buffer[start + info : end - 2]), out
+                )
             return total - 1  # leave the closing flag: it may open the next frame
         try:
             hdlc.parse_hdlc(bytes(buffer[start : start + total]))
@@ -226,6 +244,18 @@ class StreamDecoder:
             self.recent_frames.append(frame)
         self._hdlc_payload(parsed.segmented, parsed.information, out)
         return consumed
+
+    def _in_place(
+        self, buffer: bytearray, offset: int, size: int, out: list[Telegram]
+    ) -> bool:
+        """Decode a plain data-notification in the buffer if its layout is known."""
+        telegram = self._layouts.decode_known(
+            buffer, offset, size, FrameFormat.HDLC, self.vendor
+        )
+        if telegram is None:
+            return False
+        self._emit(telegram, out)
+        return True
 
     def _remember_header(self, header: bytes, total: int) -> None:
         if len(self._headers) >= MAX_HEADERS:
