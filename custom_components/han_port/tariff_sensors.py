@@ -124,7 +124,7 @@ class Shown:
     """What the tariff sensors of one meter showed last, kept with its cost."""
 
     figures: Figures | None = None
-    price: tuple[PriceBreakdown, list[PriceBreakdown], dict[str, Any]] | None = None
+    price: tuple[PriceBreakdown, dict[str, Any]] | None = None
 
 
 def _shown(cost: TariffCost) -> Shown:
@@ -255,12 +255,14 @@ def _price_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
     if price is None:
         return None
     cost = _cost(coordinator)
-    ahead = cost.prices_ahead(found.now)
-    # Both hold for the settlement interval: so do the attributes made of them.
     shown = _shown(cost)
     known = shown.price
-    if known is not None and known[0] is price and known[1] is ahead:
-        return known[2]
+    # The price and the prices ahead are kept for the same settlement
+    # interval, state and spot prices: while the price is the one they were
+    # made with, so are the prices ahead, and so are the attributes.
+    if known is not None and known[0] is price:
+        return known[1]
+    ahead = cost.prices_ahead(found.now)
     attributes = {
         "spot_ex_vat": None if price.spot is None else round(float(price.spot), 5),
         "supply": round(float(price.supply), 5),
@@ -279,7 +281,7 @@ def _price_attributes(coordinator: HanCoordinator) -> dict[str, Any] | None:
             for coming in ahead
         ],
     }
-    shown.price = (price, ahead, attributes)
+    shown.price = (price, attributes)
     return attributes
 
 

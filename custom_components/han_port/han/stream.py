@@ -10,6 +10,7 @@ the next byte after its start, where the next frame may already wait.
 
 from __future__ import annotations
 
+from binascii import crc_hqx
 from collections import deque
 from dataclasses import dataclass
 import re
@@ -24,7 +25,7 @@ from .apdu import (
     strip_llc,
     unwrap,
 )
-from .crc import crc16_x25
+from .crc import REVERSE_BITS, REVERSE_HIGH
 from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
 from .layout import LayoutCache
 from .model import FrameFormat, Telegram
@@ -195,7 +196,11 @@ class StreamDecoder:
             return None
         end = start + total - 1
         fcs = buffer[end - 2] | (buffer[end - 1] << 8)
-        if crc16_x25(buffer[start + 1 : end - 2]) == fcs and buffer[end] == hdlc.FLAG:
+        # crc16_x25, written out: this runs for every frame, a call less.
+        plain = crc_hqx(buffer[start + 1 : end - 2].translate(REVERSE_BITS), 0xFFFF)
+        if (
+            (REVERSE_HIGH[plain & 0xFF] << 8) | REVERSE_HIGH[plain >> 8]
+        ) ^ 0xFFFF == fcs and buffer[end] == hdlc.FLAG:
             if known is None:
                 self._remember_header(bytes(buffer[start : start + info]), total)
             self.stats.frames += 1
@@ -203,7 +208,7 @@ class StreamDecoder:
                 self.recent_frames.append(bytes(buffer[start : end + 1]))
             segmented = bool(buffer[start + 1] & hdlc.SEGMENTED)
             apdu = start + info + 3
-            if not (
+            if (
                 # A push of a list seen before: read in place, without copies.
                 known is not None
                 and not segmented
@@ -211,8 +216,15 @@ class StreamDecoder:
                 and buffer.startswith(LLC_PREFIXES, start + info)
                 and apdu < end - 2
                 and buffer[apdu] == DATA_NOTIFICATION
-                and self._in_place(buffer, apdu, end - 2 - apdu, out)
+                and (
+                    telegram := self._layouts.decode_known(
+                        buffer, apdu, end - 2 - apdu, FrameFormat.HDLC, self.vendor
+                    )
+                )
+                is not None
             ):
+                self._emit(telegram, out)
+            else:
                 self._hdlc_payload(
                     segmented, bytes(buffer[start + info : end - 2]), out
                 )
@@ -244,18 +256,6 @@ class StreamDecoder:
             self.recent_frames.append(frame)
         self._hdlc_payload(parsed.segmented, parsed.information, out)
         return consumed
-
-    def _in_place(
-        self, buffer: bytearray, offset: int, size: int, out: list[Telegram]
-    ) -> bool:
-        """Decode a plain data-notification in the buffer if its layout is known."""
-        telegram = self._layouts.decode_known(
-            buffer, offset, size, FrameFormat.HDLC, self.vendor
-        )
-        if telegram is None:
-            return False
-        self._emit(telegram, out)
-        return True
 
     def _remember_header(self, header: bytes, total: int) -> None:
         if len(self._headers) >= MAX_HEADERS:
