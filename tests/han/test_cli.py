@@ -120,13 +120,13 @@ def test_module_runs_as_script() -> None:
     assert json.loads(result.stdout)[0]["values"]["1.0.1.7.0.255"]["value"] == POWER
 
 
-async def test_listen_over_tcp(socket_enabled: None) -> None:
-    """``listen`` opens a socket:// URL with serialx and prints what arrives."""
+async def _listen_to(data: bytes) -> str:
+    """Run ``listen`` against a loopback server that sends ``data`` and closes."""
 
     async def serve(
         _reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        writer.write(LIST1 + LIST1)
+        writer.write(data)
         await writer.drain()
         writer.close()
 
@@ -136,7 +136,44 @@ async def test_listen_over_tcp(socket_enabled: None) -> None:
     args = cli.build_parser().parse_args(["listen", f"socket://127.0.0.1:{port}"])
     async with server:
         assert await asyncio.wait_for(cli.listen(args, out), 10) == 0
-    assert [json.loads(line)["list"] for line in out.getvalue().splitlines()] == [1, 1]
+    return out.getvalue()
+
+
+def _garbled(frame: bytes) -> bytes:
+    """Return the frame as a reader with the wrong parity may see it."""
+    return bytes(byte & 0x7F for byte in frame)
+
+
+async def test_listen_over_tcp(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``listen`` opens a socket:// URL with serialx and prints what arrives."""
+    printed = await _listen_to(LIST1 + LIST1)
+    assert [json.loads(line)["list"] for line in printed.splitlines()] == [1, 1]
+    assert "no telegram" not in capsys.readouterr().err
+
+
+async def test_listen_says_what_to_check_when_nothing_decodes(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Garbled bytes (wrong parity) bring one hint on the line settings, not silence."""
+    garbled = _garbled(LIST1) * (cli.HINT_AFTER_BYTES // len(LIST1) + 3)
+    assert await _listen_to(garbled) == ""
+    err = capsys.readouterr().err
+    assert err.count("no telegram in") == 1
+    assert "checksum errors" in err
+    assert "--parity" in err
+    assert "--baudrate" in err
+
+
+async def test_listen_says_what_to_check_when_closed_early(
+    socket_enabled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A connection that ends before the hint is due still says why nothing printed."""
+    assert await _listen_to(_garbled(LIST1)) == ""
+    err = capsys.readouterr().err
+    assert err.count("no telegram in") == 1
+    assert f"no telegram in {len(LIST1)} bytes" in err
 
 
 def test_listen_reports_unreachable_port() -> None:

@@ -21,6 +21,9 @@ from .model import Telegram
 from .stream import StreamDecoder, decode_frame
 
 CHUNK = 4096
+# Bytes without a telegram after which ``listen`` says what to check: a few
+# pushes of any meter, so a slow start does not set it off.
+HINT_AFTER_BYTES = 1024
 _HEX_DIGITS = frozenset(string.hexdigits)
 
 
@@ -96,16 +99,49 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
     reader, writer = await serialx.open_serial_connection(
         args.port, baudrate=args.baudrate, parity=serialx.Parity(args.parity)
     )
+    received = 0
+    hinted = False
     try:
         while data := await reader.read(CHUNK):
+            received += len(data)
             for telegram in decoder.feed(data):
                 _print(telegram, out)
+            if (
+                not hinted
+                and not decoder.stats.telegrams
+                and received >= HINT_AFTER_BYTES
+            ):
+                # Bytes that never make a frame are nearly always the line
+                # settings: say so instead of printing nothing.
+                hinted = True
+                sys.stderr.write(
+                    f"{_no_telegram(decoder, received)}; {_SETTINGS_HINT}\n"
+                )
     except OSError as err:
         # Older serialx reports a peer closing a socket:// URL as an error.
         sys.stderr.write(f"connection closed: {err}\n")
     finally:
         writer.close()
+    if received and not decoder.stats.telegrams and not hinted:
+        sys.stderr.write(f"{_no_telegram(decoder, received)}; {_SETTINGS_HINT}\n")
     return 0
+
+
+_SETTINGS_HINT = (
+    "check --parity and --baudrate (2400 8E1 for Aidon and Kaifa, "
+    "2400 8N1 for Kamstrup) and, for an encrypted meter, --key"
+)
+
+
+def _no_telegram(decoder: StreamDecoder, received: int) -> str:
+    stats = decoder.stats
+    text = (
+        f"no telegram in {received} bytes ({stats.checksum_errors} checksum errors, "
+        f"{stats.discarded_bytes} bytes outside any frame)"
+    )
+    if decoder.last_error is not None:
+        text += f", last error: {decoder.last_error}"
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
