@@ -431,16 +431,11 @@ class HanCoordinator:
 
     def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
         """Index the values by quantity, scaled for current transformers."""
-        if self._unscaled:
-            # Telegram.by_quantity, without a reading kept for each value.
-            values: dict[Quantity, Any] = {}
-            for _obis, value, _unit, quantity in telegram.readings.values():
-                if quantity is not None and quantity not in values:
-                    values[quantity] = value
-            return values
         readings = telegram.by_quantity()
+        if self._unscaled:
+            return {quantity: reading.value for quantity, reading in readings.items()}
         scales = self._scales
-        values = {}
+        values: dict[Quantity, Any] = {}
         for quantity, reading in readings.items():
             value = reading.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):

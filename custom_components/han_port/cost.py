@@ -410,19 +410,6 @@ class TariffCost:
         return changed
 
     @property
-    def installation(self) -> Installation:
-        """Return the tariff the costs follow."""
-        return self._installation
-
-    @installation.setter
-    def installation(self, installation: Installation) -> None:
-        self._installation = installation
-        # Asked with every price the sensors show, so kept as a plain flag.
-        self._needs_spot = (
-            installation.supply.needs_spot or installation.scheme is not Scheme.NONE
-        )
-
-    @property
     def spot(self) -> SpotPrices | None:
         """Return every price seen, ``None`` when none was."""
         if self._spot is None and self.prices:
@@ -432,6 +419,11 @@ class TariffCost:
                 for start, minutes, price in points
             )
         return self._spot
+
+    @property
+    def _needs_spot(self) -> bool:
+        installation = self.installation
+        return installation.supply.needs_spot or installation.scheme is not Scheme.NONE
 
     # Hours -----------------------------------------------------------------
 

@@ -75,23 +75,11 @@ class LiveHour:
 
     def projected_wh(self, when: datetime) -> float | None:
         """Return the energy the hour ends at if the present power holds."""
-        power = self.power_w
-        if self.hour_start is None or power is None:
+        if self.hour_start is None or self.power_w is None:
             return None
-        at = when.timestamp()
-        last = self._last
-        if (
-            self.last_sample is not None
-            and self._begin <= last <= at < self._end
-            and at - last <= _MAX_HOLD_SECONDS
-        ):
-            # As in add_power: a few seconds on in the same hour.
-            self.energy_wh += power * (at - last) / 3600.0
-            self.last_sample = when
-            self._last = at
-        else:
-            self._integrate_to(when)
-        return self.energy_wh + power * max(self._end - at, 0.0) / 3600.0
+        self._integrate_to(when)
+        remaining = self._end - when.timestamp()
+        return self.energy_wh + self.power_w * max(remaining, 0.0) / 3600.0
 
     def _integrate_to(self, when: datetime) -> None:
         start = self.hour_start

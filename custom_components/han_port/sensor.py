@@ -422,18 +422,12 @@ class HanSensor(HanEntity, RestoreSensor, SensorEntity):
         """
         description = self.entity_description
         coordinator = self.coordinator
-        if (quantity := description.quantity) is not None:
+        if description.quantity is not None:
             factor = description.factor
             if factor is None:
                 value = description.value_fn(coordinator)
-            else:
-                # _shown as value_fn calls it, written out: this runs for
-                # every value of every push.
-                value = coordinator.values.get(quantity)
-                if not isinstance(value, (int, float)):
-                    value = None
-                elif factor != 1.0:
-                    value = round(value * factor, 6)
+            else:  # as value_fn reads it, one call less for each value
+                value = _shown(coordinator.values.get(description.quantity), factor)
             self._value = self._restored if value is None else value
             self.async_write_ha_state()
             return

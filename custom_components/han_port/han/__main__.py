@@ -111,37 +111,28 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
                 and not decoder.stats.telegrams
                 and received >= HINT_AFTER_BYTES
             ):
-                # Bytes that never make a frame are nearly always the line
-                # settings: say so instead of printing nothing.
                 hinted = True
-                sys.stderr.write(
-                    f"{_no_telegram(decoder, received)}; {_SETTINGS_HINT}\n"
-                )
+                _say_what_to_check(decoder, received)
     except OSError as err:
         # Older serialx reports a peer closing a socket:// URL as an error.
         sys.stderr.write(f"connection closed: {err}\n")
     finally:
         writer.close()
     if received and not decoder.stats.telegrams and not hinted:
-        sys.stderr.write(f"{_no_telegram(decoder, received)}; {_SETTINGS_HINT}\n")
+        _say_what_to_check(decoder, received)
     return 0
 
 
-_SETTINGS_HINT = (
-    "check --parity and --baudrate (2400 8E1 for Aidon and Kaifa, "
-    "2400 8N1 for Kamstrup) and, for an encrypted meter, --key"
-)
-
-
-def _no_telegram(decoder: StreamDecoder, received: int) -> str:
+def _say_what_to_check(decoder: StreamDecoder, received: int) -> None:
+    """Bytes that never make a frame are nearly always the line settings: say so."""
     stats = decoder.stats
-    text = (
+    error = "" if decoder.last_error is None else f", last error: {decoder.last_error}"
+    sys.stderr.write(
         f"no telegram in {received} bytes ({stats.checksum_errors} checksum errors, "
-        f"{stats.discarded_bytes} bytes outside any frame)"
+        f"{stats.discarded_bytes} bytes outside any frame{error}); check --parity "
+        "and --baudrate (2400 8E1 for Aidon and Kaifa, 2400 8N1 for Kamstrup) and, "
+        "for an encrypted meter, --key\n"
     )
-    if decoder.last_error is not None:
-        text += f", last error: {decoder.last_error}"
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:

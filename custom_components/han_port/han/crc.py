@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from binascii import crc_hqx
 
-REVERSE_BITS = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
-REVERSE_HIGH = [REVERSE_BITS[i] for i in range(256)]
+_REVERSE_BITS = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+_REVERSE_HIGH = [_REVERSE_BITS[i] for i in range(256)]
 
 
 def crc16_x25(data: bytes | bytearray) -> int:
     """Return CRC-16/X.25 (poly 0x1021 reflected, init and xorout 0xFFFF)."""
-    plain = crc_hqx(data.translate(REVERSE_BITS), 0xFFFF)
-    reflected = (REVERSE_HIGH[plain & 0xFF] << 8) | REVERSE_HIGH[plain >> 8]
+    plain = crc_hqx(data.translate(_REVERSE_BITS), 0xFFFF)
+    reflected = (_REVERSE_HIGH[plain & 0xFF] << 8) | _REVERSE_HIGH[plain >> 8]
     return reflected ^ 0xFFFF
 
 

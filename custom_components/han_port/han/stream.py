@@ -10,7 +10,6 @@ the next byte after its start, where the next frame may already wait.
 
 from __future__ import annotations
 
-from binascii import crc_hqx
 from collections import deque
 from dataclasses import dataclass
 import re
@@ -25,7 +24,7 @@ from .apdu import (
     strip_llc,
     unwrap,
 )
-from .crc import REVERSE_BITS, REVERSE_HIGH
+from .crc import crc16_x25
 from .errors import ApduError, ChecksumError, DecryptionError, FrameError, HanError
 from .layout import LayoutCache
 from .model import FrameFormat, Telegram
@@ -196,11 +195,7 @@ class StreamDecoder:
             return None
         end = start + total - 1
         fcs = buffer[end - 2] | (buffer[end - 1] << 8)
-        # crc16_x25, written out: this runs for every frame, a call less.
-        plain = crc_hqx(buffer[start + 1 : end - 2].translate(REVERSE_BITS), 0xFFFF)
-        if (
-            (REVERSE_HIGH[plain & 0xFF] << 8) | REVERSE_HIGH[plain >> 8]
-        ) ^ 0xFFFF == fcs and buffer[end] == hdlc.FLAG:
+        if crc16_x25(buffer[start + 1 : end - 2]) == fcs and buffer[end] == hdlc.FLAG:
             if known is None:
                 self._remember_header(bytes(buffer[start : start + info]), total)
             self.stats.frames += 1
