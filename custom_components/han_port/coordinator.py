@@ -405,9 +405,12 @@ class HanCoordinator:
                     values.pop(quantity, None)
                 if self._registers(registers, stated, now):
                     values.update(registers)
+            # Seconds since the epoch, worked out once: the live hour and the
+            # slot of the derived values both count in them.
+            at = now.timestamp()
             power = values.get(Quantity.ACTIVE_POWER_IMPORT)
             if isinstance(power, (int, float)):
-                self.live.add_power(now, float(power))
+                self.live.add_power(now, float(power), at)
             else:
                 self.live.advance(now)
             self.values.update(values)
@@ -416,7 +419,7 @@ class HanCoordinator:
                 new = values.keys() - self._seen
                 self._seen.update(new)
                 self._new_quantity(new)
-            slot = (int(now.timestamp()) // DERIVED_SECONDS, self.live.hour_start)
+            slot = (int(at) // DERIVED_SECONDS, self.live.hour_start)
             if slot != self._derived_slot:
                 known = self._derived_slot
                 self._derived_slot = slot
@@ -431,9 +434,9 @@ class HanCoordinator:
 
     def _scaled(self, telegram: Telegram) -> dict[Quantity, Any]:
         """Index the values by quantity, scaled for current transformers."""
-        readings = telegram.by_quantity()
         if self._unscaled:
-            return {quantity: reading.value for quantity, reading in readings.items()}
+            return dict(telegram.values_by_quantity())
+        readings = telegram.by_quantity()
         scales = self._scales
         values: dict[Quantity, Any] = {}
         for quantity, reading in readings.items():

@@ -40,9 +40,10 @@ class LiveHour:
     _end: float = 0.0
     _last: float = 0.0
 
-    def add_power(self, when: datetime, watts: float) -> None:
-        """Add a power sample taken at ``when`` (aware)."""
-        at = when.timestamp()
+    def add_power(self, when: datetime, watts: float, at: float | None = None) -> None:
+        """Add a power sample taken at ``when`` (aware; ``at``: its timestamp)."""
+        if at is None:
+            at = when.timestamp()
         last = self._last
         power = self.power_w
         if (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from custom_components.han_port.han.model import (
     classify_list,
     quantity_for,
 )
+from custom_components.han_port.han.simulator import SUPPORTED_VENDORS, MeterSimulator
 from custom_components.han_port.han.stream import StreamDecoder
 
 from . import corpus
@@ -254,6 +255,49 @@ def test_layout_cache_is_bounded() -> None:
         )
         cache.decode(apdu, FrameFormat.HDLC, None)
     assert sum(len(items) for items in cache._layouts.values()) == layout.MAX_LAYOUTS
+
+
+def _indexed(telegram: Telegram) -> dict[Quantity, Any]:
+    return {
+        quantity: reading.value for quantity, reading in telegram.by_quantity().items()
+    }
+
+
+@pytest.mark.parametrize("vendor", SUPPORTED_VENDORS)
+def test_values_by_quantity_come_with_the_readings(vendor: str) -> None:
+    """Every path of a known layout indexes the values as ``by_quantity`` does.
+
+    The first push (scanned), the next ones (a loop over the plan) and those
+    after ``COMPILE_AFTER`` (generated code) of each list.
+    """
+    start = datetime(2026, 3, 2, 9, 59, 50, tzinfo=UTC)
+    simulator = MeterSimulator(vendor, start=start, seed=3)
+    firsts: dict[int, bytes] = {}
+    for frame in simulator.frames_until(start + timedelta(minutes=1)):
+        firsts.setdefault(frame.list_type, frame.data)
+    assert {2, 3} <= firsts.keys()  # Kamstrup sends no List 1
+    decoder = StreamDecoder()
+    for data in firsts.values():
+        for push in range(profiles.COMPILE_AFTER + 2):
+            (telegram,) = decoder.feed(data + b"\x7e")
+            assert telegram.values_by_quantity() == _indexed(telegram)
+            assert telegram.values_by_quantity(), vendor
+            if push:  # a known layout: made with the readings
+                assert telegram.quantities is not None
+            decoder.reset()
+
+
+def test_values_by_quantity_of_a_list_that_repeats_a_key() -> None:
+    """The same OBIS code twice: the reading left under the key counts."""
+    repeated = APDU.replace(
+        bytes.fromhex("0100200700ff"), bytes.fromhex("0100010700ff")
+    ).replace(bytes.fromhex("12090002020fff1623"), bytes.fromhex("12090002020f001623"))
+    cache = layout.LayoutCache()
+    for _push in range(profiles.COMPILE_AFTER + 2):
+        telegram = cache.decode(repeated, FrameFormat.HDLC, None)
+        assert telegram.quantities is None
+        assert telegram.values_by_quantity() == _indexed(telegram)
+        assert telegram.values_by_quantity()[Quantity.ACTIVE_POWER_IMPORT] == 2304
 
 
 @pytest.mark.skipif(not corpus.CORPUS.is_dir(), reason="../shared/han-corpus absent")

@@ -205,6 +205,10 @@ class Telegram:
     list_type: int | None = None
     verified: bool = True
     encrypted: bool = False
+    # ``values_by_quantity``, when the decoder made it along with the readings.
+    quantities: dict[Quantity, Any] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def by_quantity(self) -> dict[Quantity, Reading]:
         """Index the readings by quantity; the first reading of a quantity wins."""
@@ -213,6 +217,20 @@ class Telegram:
             if reading.quantity is not None and reading.quantity not in result:
                 result[reading.quantity] = reading
         return result
+
+    def values_by_quantity(self) -> dict[Quantity, Any]:
+        """Return each quantity's value as ``by_quantity`` finds it (do not change it).
+
+        A layout the decoder knows yields this dict along with the readings,
+        so a push is not indexed a second time.
+        """
+        quantities = self.quantities
+        if quantities is None:
+            quantities = self.quantities = {
+                quantity: reading.value
+                for quantity, reading in self.by_quantity().items()
+            }
+        return quantities
 
     def get(self, quantity: Quantity) -> float | int | str | datetime | None:
         """Return the value of a quantity, or None when the telegram lacks it."""

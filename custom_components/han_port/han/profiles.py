@@ -449,7 +449,7 @@ class Plan:
             # Generating code pays off only for a layout that keeps coming back.
             self._fast = _prepare(self.ops, self.reused and self._uses >= COMPILE_AFTER)
         numbers, others = self._fast
-        readings = numbers(values)
+        readings, quantities = numbers(values)
         new = tuple.__new__
         telegram = Telegram(
             frame_format,
@@ -463,6 +463,7 @@ class Plan:
             self.list_type,
             True,  # verified
             encrypted,
+            quantities,
         )
         meter_time: datetime | None = None
         texts = self._texts
@@ -473,6 +474,12 @@ class Plan:
                 if when is None:
                     continue
                 readings[key] = new(Reading, (key, when, None, quantity))
+                if (
+                    quantities is not None
+                    and quantity is not None
+                    and quantity not in quantities
+                ):
+                    quantities[quantity] = when
                 meter_time = when
                 continue
             text = texts.get(raw)
@@ -484,17 +491,27 @@ class Plan:
             if text is None:
                 continue
             readings[key] = new(Reading, (key, text, None, quantity))
+            if (
+                quantities is not None
+                and quantity is not None
+                and quantity not in quantities
+            ):
+                quantities[quantity] = text
             if describes is not None:
                 setattr(telegram, describes, text)
         telegram.meter_time = meter_time or push_time
         return telegram
 
 
-type _Numbers = Callable[[Sequence[Value]], dict[str, Reading]]
+type _Quantities = dict[Quantity, Any] | None
+type _Numbers = Callable[[Sequence[Value]], tuple[dict[str, Reading], _Quantities]]
 
 
-def _numbers_loop(ops: list[Op], values: Sequence[Value]) -> dict[str, Reading]:
+def _numbers_loop(
+    ops: list[Op], indexed: bool, values: Sequence[Value]
+) -> tuple[dict[str, Reading], _Quantities]:
     readings: dict[str, Reading] = {}
+    quantities: _Quantities = {} if indexed else None
     for _kind, pos, key, quantity, unit, scaler, _describes in ops:
         raw: Any = values[pos]
         if scaler > 0:
@@ -502,7 +519,13 @@ def _numbers_loop(ops: list[Op], values: Sequence[Value]) -> dict[str, Reading]:
         elif scaler < 0:
             raw = round(raw * 10.0**scaler, -scaler)
         readings[key] = tuple.__new__(Reading, (key, raw, unit, quantity))
-    return readings
+        if (
+            quantities is not None
+            and quantity is not None
+            and quantity not in quantities
+        ):
+            quantities[quantity] = raw
+    return readings, quantities
 
 
 type _Prepared = tuple[_Numbers, list[Op]]
@@ -515,12 +538,23 @@ def _prepare(ops: list[Op], compiled: bool) -> _Prepared:
     ``collections.namedtuple`` generates code) costs a fraction of a loop that
     unpacks an op per value. Only OBIS keys (digits and dots) are written into
     the source; everything else is passed in as constants.
+
+    Both also index the values by quantity (``Telegram.values_by_quantity``)
+    when each reading has a key of its own, as in every list seen so far;
+    otherwise ``by_quantity`` finds which reading of a key is left.
     """
+    indexed = len({op[2] for op in ops}) == len(ops)
     if not compiled:
         numbers = [op for op in ops if op[0] == NUMBER]
-        return partial(_numbers_loop, numbers), [op for op in ops if op[0] != NUMBER]
+        return (
+            partial(_numbers_loop, numbers, indexed),
+            [op for op in ops if op[0] != NUMBER],
+        )
     constants: dict[str, object] = {"new": tuple.__new__, "R": Reading, "round": round}
+    lines: list[str] = []
     entries: list[str] = []
+    indexes: list[str] = []
+    seen: set[Quantity] = set()
     others: list[Op] = []
     for index, op in enumerate(ops):
         kind, pos, key, quantity, unit, scaler, _describes = op
@@ -536,12 +570,24 @@ def _prepare(ops: list[Op], compiled: bool) -> _Prepared:
             value = f"{value} * {10**scaler:d}"
         elif scaler < 0:
             value = f"round({value} * {10.0**scaler!r}, {-scaler:d})"
-        entries.append(f"'{key}': new(R, ('{key}', {value}, u{index}, q{index})),")
-    source = "def numbers(v):\n    return {\n" + "\n".join(
-        f"        {e}" for e in entries
+        lines.append(f"    a{index} = {value}\n")
+        entries.append(
+            f"        '{key}': new(R, ('{key}', a{index}, u{index}, q{index})),\n"
+        )
+        if quantity is not None and quantity not in seen:
+            seen.add(quantity)
+            indexes.append(f"q{index}: a{index}, ")
+    source = (
+        "def numbers(v):\n"
+        + "".join(lines)
+        + "    return {\n"
+        + "".join(entries)
+        + "    }, "
+        + ("{" + "".join(indexes) + "}" if indexed else "None")
+        + "\n"
     )
     namespace: dict[str, Any] = {}
-    exec(compile(source + "\n    }\n", "<han-port plan>", "exec"), constants, namespace)  # noqa: S102
+    exec(compile(source, "<han-port plan>", "exec"), constants, namespace)  # noqa: S102
     return namespace["numbers"], others
 
 
