@@ -469,36 +469,31 @@ class Plan:
         texts = self._texts
         for kind, pos, key, quantity, _unit, _scaler, describes in others:
             raw = values[pos]  # noqa: PLW2901 - one name for the leaf, whatever its type
+            shown: datetime | str
             if kind == CLOCK:
                 when = clock(raw)
                 if when is None:
                     continue
-                readings[key] = new(Reading, (key, when, None, quantity))
-                if (
-                    quantities is not None
-                    and quantity is not None
-                    and quantity not in quantities
-                ):
-                    quantities[quantity] = when
-                meter_time = when
-                continue
-            text = texts.get(raw)
-            if text is None:
-                text = str(raw) if kind == NUMBER_TEXT else _text(raw)
-                if len(texts) > 64:
-                    texts.clear()
-                texts[raw] = text
-            if text is None:
-                continue
-            readings[key] = new(Reading, (key, text, None, quantity))
+                shown = meter_time = when
+            else:
+                text = texts.get(raw)
+                if text is None:
+                    text = str(raw) if kind == NUMBER_TEXT else _text(raw)
+                    if len(texts) > 64:
+                        texts.clear()
+                    texts[raw] = text
+                if text is None:
+                    continue
+                if describes is not None:
+                    setattr(telegram, describes, text)
+                shown = text
+            readings[key] = new(Reading, (key, shown, None, quantity))
             if (
                 quantities is not None
                 and quantity is not None
                 and quantity not in quantities
             ):
-                quantities[quantity] = text
-            if describes is not None:
-                setattr(telegram, describes, text)
+                quantities[quantity] = shown
         telegram.meter_time = meter_time or push_time
         return telegram
 
